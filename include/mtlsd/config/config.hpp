@@ -1,0 +1,87 @@
+#pragma once
+// The configuration as plain values. Produced by the loader (loader.hpp),
+// consumed read-only by everything else; nothing here does I/O.
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mtlsd/config/address.hpp"
+#include "mtlsd/config/duration.hpp"
+
+namespace mtlsd {
+
+enum class log_level { trace, debug, info, warn, error };
+enum class log_format { text, json };
+enum class verify_client_mode { none, want, require };
+enum class tls_version { tls1_2, tls1_3 };
+
+std::string_view to_string(log_level);
+std::string_view to_string(log_format);
+std::string_view to_string(verify_client_mode);
+std::string_view to_string(tls_version);
+
+// Where a key was written, so that errors found after loading (a key that does
+// not match its certificate, say) still point at the line that caused them.
+struct source_position {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+// [service.allow]: a client certificate is admitted when it matches ANY entry
+// of ANY field. Values are stored as validated and normalised by the loader:
+// sha256 as 64 lowercase hex digits without colons, ip in inet_ntop form.
+struct allow_rules {
+  std::vector<std::string> cn, ou, o, dns, uri, ip, email, sha256;
+  bool empty() const;
+  std::size_t size() const;  // total number of entries over all fields
+};
+
+struct server_config {
+  log_level level = log_level::info;
+  log_format format = log_format::text;
+  std::size_t max_connections = 10000;
+  duration drain_timeout = std::chrono::seconds(30);
+};
+
+struct service_config {
+  std::string name;
+  endpoint_address accept;
+  endpoint_address connect;
+
+  // TLS settings; meaningful only when accept.scheme == transport::tls.
+  verify_client_mode verify_client = verify_client_mode::require;
+  std::filesystem::path cert;               // absolute after loading
+  std::filesystem::path key;                // absolute after loading
+  std::filesystem::path key_password_file;  // empty when the key is not encrypted
+  std::filesystem::path truststore;         // PEM bundle or directory; empty when verify_client = none
+  int verify_depth = 4;                     // intermediates allowed between leaf and anchor
+  tls_version min_tls_version = tls_version::tls1_2;
+  duration handshake_timeout = std::chrono::seconds(10);
+  std::optional<allow_rules> allow;         // nullopt: any certificate that chains to the truststore
+
+  duration idle_timeout = std::chrono::seconds(300);
+  duration connect_timeout = std::chrono::seconds(5);
+  std::optional<std::size_t> max_connections;  // nullopt: only the global limit applies
+
+  // Key name ("cert", "allow.cn", ...) -> where its effective value was written
+  // (in the service block or in [defaults]).
+  std::map<std::string, source_position> positions;
+
+  // "service[partner-api]" or, for a block without a usable name, "service[3]".
+  std::string key_path_prefix;
+
+  source_position position_of(const std::string& key) const;  // falls back to the block's position
+};
+
+struct config {
+  std::filesystem::path file;  // absolute path of the file it was loaded from
+  server_config server;
+  std::vector<service_config> services;
+};
+
+}  // namespace mtlsd

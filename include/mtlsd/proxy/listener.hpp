@@ -1,0 +1,41 @@
+#pragma once
+// One service's listening socket and its accept loop. Each accepted
+// connection is checked against the limits and handed to a new session.
+// Owned by the server; runs on the server's io_context.
+
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "mtlsd/proxy/runtime.hpp"
+#include "mtlsd/proxy/session.hpp"
+
+namespace mtlsd::proxy {
+
+class listener {
+ public:
+  // Binds and listens; throws std::runtime_error naming the service and address.
+  listener(boost::asio::io_context& io, runtime& rt, std::shared_ptr<service_runtime> service,
+           session_registry& registry);
+
+  boost::asio::awaitable<void> accept_loop();
+  void close();
+
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  const service_runtime& service() const { return *service_; }
+
+ private:
+  void refuse(boost::asio::ip::tcp::socket& socket, limit_scope scope);
+
+  runtime& runtime_;
+  std::shared_ptr<service_runtime> service_;
+  session_registry& registry_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer backoff_;
+  bool closed_ = false;
+};
+
+}  // namespace mtlsd::proxy

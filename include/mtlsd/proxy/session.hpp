@@ -1,0 +1,125 @@
+#pragma once
+// One client connection from accept to close:
+//   handshake (verify + whitelist) -> connect backend -> splice -> access log line.
+// The session owns both sockets. It is kept alive by the coroutine that runs
+// it (run() holds a shared_ptr to itself); the registry holds only a raw
+// pointer so that shutdown can stop it. Everything runs on one executor.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <functional>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "mtlsd/proxy/limits.hpp"
+#include "mtlsd/proxy/runtime.hpp"
+#include "mtlsd/proxy/tcp_stream.hpp"
+#include "mtlsd/tls/handshake_verdict.hpp"
+#include "mtlsd/tls/stream.hpp"
+
+namespace mtlsd::proxy {
+
+// Why a connection ended: the first event that ended it.
+enum class close_reason {
+  none,
+  client_closed,
+  backend_closed,
+  idle_timeout,
+  handshake_failed,
+  backend_unreachable,
+  backend_connect_timeout,
+  client_error,
+  backend_error,
+  shutdown,
+  max_connections,
+};
+std::string_view to_string(close_reason);
+
+class session;
+
+// The live sessions of one worker, for draining. Same executor as the sessions.
+class session_registry {
+ public:
+  void add(session* s) { sessions_.insert(s); }
+  void remove(session* s);
+  std::size_t size() const { return sessions_.size(); }
+  void stop_all();
+  // Called (once per call to this function) when the last session is removed.
+  void when_empty(std::function<void()> callback) { when_empty_ = std::move(callback); }
+
+ private:
+  std::unordered_set<session*> sessions_;
+  std::function<void()> when_empty_;
+};
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(boost::asio::ip::tcp::socket client, std::shared_ptr<service_runtime> service, connection_slot slot,
+          session_registry& registry);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  boost::asio::awaitable<void> run();
+  // Ends the session promptly (drain deadline passed): close=shutdown.
+  void stop();
+
+  static std::uint64_t next_id();
+
+ private:
+  enum class phase { handshake, connect, splice, done };
+
+  boost::asio::awaitable<void> run_tls();
+  template <typename ClientStream>
+  boost::asio::awaitable<void> connect_and_splice(ClientStream& client);
+  boost::asio::awaitable<error_code> connect_backend();
+  template <typename ClientStream>
+  boost::asio::awaitable<void> splice(ClientStream& client, tcp_stream& backend);
+  template <typename Source, typename Sink>
+  boost::asio::awaitable<void> direction(Source& from, Sink& to, bool client_to_backend);
+
+  void enter(phase p, std::chrono::steady_clock::time_point deadline);
+  void arm_watchdog(std::chrono::steady_clock::time_point deadline);
+  void on_watchdog();
+  void end(close_reason why);  // the first reason wins
+  void cancel_client();
+  void cancel_backend();
+  void record_tls_details();
+  void log_handshake_failure() const;
+  void log_access() const;
+
+  const std::uint64_t id_;
+  std::shared_ptr<service_runtime> service_;
+  connection_slot slot_;
+  session_registry& registry_;
+
+  boost::asio::ip::tcp::socket client_socket_;  // until handed to a stream
+  std::optional<tls::stream> client_tls_;
+  std::optional<tcp_stream> client_tcp_;
+  boost::asio::ip::tcp::socket backend_socket_;  // until connected
+  std::optional<boost::asio::ip::tcp::resolver> resolver_;
+  std::optional<tcp_stream> backend_;
+  boost::asio::steady_timer watchdog_;
+
+  phase phase_ = phase::handshake;
+  bool deadline_passed_ = false;
+  close_reason close_reason_ = close_reason::none;
+  tls::handshake_verdict verdict_;
+
+  std::string peer_;
+  std::string backend_text_;
+  std::string tls_version_, cipher_, verify_status_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_activity_;
+  std::uint64_t bytes_from_client_ = 0;
+  std::uint64_t bytes_to_client_ = 0;
+};
+
+}  // namespace mtlsd::proxy

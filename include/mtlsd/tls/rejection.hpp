@@ -1,0 +1,29 @@
+#pragma once
+// The fixed vocabulary of reasons a client is refused. The same words appear in
+// log lines, metrics labels, `mtlsd check`/`verify` output and the docs
+// (docs/troubleshooting.md) — never invent a synonym elsewhere.
+
+#include <string_view>
+
+namespace mtlsd {
+
+enum class rejection_reason {
+  no_certificate,    // verify_client = require and the client sent none
+  expired,           // a certificate in the chain is past notAfter
+  not_yet_valid,     // a certificate in the chain is before notBefore
+  unknown_ca,        // no path to the truststore (includes self-signed)
+  bad_signature,     // a signature in the chain does not verify
+  depth_exceeded,    // more intermediates than verify_depth
+  bad_eku,           // extendedKeyUsage present without clientAuth
+  not_whitelisted,   // chain verified, identity not in [service.allow]
+  protocol_version,  // client offered only versions below min_tls_version
+  timeout,           // handshake_timeout passed
+  other,             // anything else: malformed input, no shared cipher, reset
+};
+
+std::string_view to_string(rejection_reason);
+
+// Maps an X509_V_ERR_* code from certificate verification to the vocabulary.
+rejection_reason classify_verify_error(int x509_error);
+
+}  // namespace mtlsd

@@ -1,0 +1,54 @@
+#pragma once
+// One service's TLS settings turned into an SSL_CTX: built once at start-up
+// (later: at each reload), then shared read-only by every connection of the
+// service. Building loads and checks every file the service names; problems
+// become config_errors pointing at the key that named the file.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mtlsd/config/config.hpp"
+#include "mtlsd/config/error.hpp"
+#include "mtlsd/identity/policy.hpp"
+#include "mtlsd/tls/openssl.hpp"
+
+namespace mtlsd::tls {
+
+struct certificate_summary {
+  std::string subject;
+  std::string issuer;
+  std::string not_after;  // ISO 8601
+  bool expired = false;
+};
+
+class server_context {
+ public:
+  // Returns nullptr and appends to `errors` when anything is wrong; warnings
+  // (odd but legal set-ups) are appended to `warnings`.
+  static std::shared_ptr<const server_context> build(const service_config& service, config_errors& errors,
+                                                     std::vector<std::string>& warnings);
+
+  SSL_CTX* native() const { return ctx_.get(); }
+  const allow_policy& policy() const { return policy_; }
+  verify_client_mode verify_mode() const { return verify_mode_; }
+  int verify_depth() const { return verify_depth_; }
+  const std::string& service_name() const { return service_name_; }
+
+  const certificate_summary& server_certificate() const { return server_cert_; }
+  std::size_t truststore_size() const { return truststore_size_; }
+
+ private:
+  server_context() = default;
+
+  ossl::ssl_ctx_ptr ctx_;
+  allow_policy policy_;
+  verify_client_mode verify_mode_ = verify_client_mode::require;
+  int verify_depth_ = 0;
+  std::string service_name_;
+  certificate_summary server_cert_;
+  std::size_t truststore_size_ = 0;
+};
+
+}  // namespace mtlsd::tls

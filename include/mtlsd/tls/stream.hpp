@@ -1,0 +1,56 @@
+#pragma once
+// A server-side TLS connection in which OpenSSL reads and writes the
+// non-blocking socket itself and Asio only reports readiness (async_wait).
+// There is no second copy of the data between a memory BIO and the socket,
+// and sending close_notify never waits for the peer's, so each direction can
+// be closed on its own.
+//
+// Owned by one session and used on that session's executor only: one reader
+// and one writer coroutine may run at once (OpenSSL allows interleaved
+// SSL_read/SSL_write on one thread); the handshake runs alone.
+
+#include <cstddef>
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "mtlsd/tls/openssl.hpp"
+
+namespace mtlsd::tls {
+
+using error_code = boost::system::error_code;
+
+class stream {
+ public:
+  stream(boost::asio::ip::tcp::socket socket, ossl::ssl_ptr ssl);
+
+  // The server handshake. On failure OpenSSL's error queue is left intact for
+  // explain_failure() (handshake_verdict.hpp).
+  boost::asio::awaitable<error_code> accept();
+
+  // Ends with asio::error::eof when the peer sent close_notify (or closed TCP).
+  boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(boost::asio::mutable_buffer buffer);
+  boost::asio::awaitable<error_code> write_all(boost::asio::const_buffer buffer);
+  // Sends close_notify; does not wait for the peer's.
+  boost::asio::awaitable<error_code> shutdown_send();
+
+  // Ends every pending operation, and every later one, with operation_aborted.
+  void cancel();
+
+  SSL* native() const { return ssl_.get(); }
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+
+ private:
+  enum class progress { done, again, failed };
+  progress after_call(int ret, bool keep_error_queue, error_code& ec);
+  boost::asio::awaitable<error_code> wait_ready();
+
+  boost::asio::ip::tcp::socket socket_;
+  ossl::ssl_ptr ssl_;
+  int pending_ = 0;  // SSL_ERROR_WANT_READ / _WRITE of the last call that must be retried
+  bool cancelled_ = false;
+};
+
+}  // namespace mtlsd::tls

@@ -1,0 +1,67 @@
+#include "cli/check.hpp"
+
+#include <ostream>
+
+namespace mtlsd::cli {
+namespace {
+
+std::string join(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + v;
+  return out;
+}
+
+void print_whitelist(std::ostream& out, const service_config& s) {
+  if (!s.allow) {
+    out << "  whitelist      none: any certificate that chains to the truststore\n";
+    return;
+  }
+  out << "  whitelist      " << s.allow->size() << " rules (a certificate matching any one is admitted)\n";
+  const std::pair<const char*, const std::vector<std::string>*> fields[] = {
+      {"cn", &s.allow->cn},   {"ou", &s.allow->ou},   {"o", &s.allow->o},         {"dns", &s.allow->dns},
+      {"uri", &s.allow->uri}, {"ip", &s.allow->ip},   {"email", &s.allow->email}, {"sha256", &s.allow->sha256}};
+  for (const auto& [name, values] : fields) {
+    if (!values->empty()) out << "    " << name << ": " << join(*values) << '\n';
+  }
+}
+
+}  // namespace
+
+void print_summary(std::ostream& out, const validated_config& v) {
+  const auto& rt = *v.runtime;
+  out << "configuration " << v.cfg.file.string() << " is valid: " << rt.services.size()
+      << (rt.services.size() == 1 ? " service" : " services") << '\n';
+  out << "server: log_level " << to_string(rt.server.level) << ", log_format " << to_string(rt.server.format)
+      << ", max_connections " << rt.server.max_connections << ", drain_timeout "
+      << format_duration(rt.server.drain_timeout) << '\n';
+  for (const auto& entry : rt.services) {
+    const service_config& s = entry->config;
+    out << "\nservice " << s.name << '\n';
+    out << "  accept         " << s.accept.to_string() << '\n';
+    out << "  connect        " << s.connect.to_string() << '\n';
+    if (entry->tls) {
+      const auto& cert = entry->tls->server_certificate();
+      out << "  verify_client  " << to_string(s.verify_client) << " (verify_depth " << s.verify_depth
+          << ", min_tls_version " << to_string(s.min_tls_version) << ")\n";
+      out << "  certificate    " << cert.subject << " (issuer " << cert.issuer << ", not after " << cert.not_after
+          << (cert.expired ? ", EXPIRED" : "") << ")\n";
+      if (s.verify_client != verify_client_mode::none) {
+        out << "  truststore     " << entry->tls->truststore_size()
+            << (entry->tls->truststore_size() == 1 ? " CA certificate" : " CA certificates") << " from "
+            << s.truststore.string() << '\n';
+        print_whitelist(out, s);
+      }
+      out << "  timeouts       handshake " << format_duration(s.handshake_timeout) << ", idle "
+          << format_duration(s.idle_timeout) << ", connect " << format_duration(s.connect_timeout) << '\n';
+    } else {
+      out << "  tls            none (plain TCP listener)\n";
+      out << "  timeouts       idle " << format_duration(s.idle_timeout) << ", connect "
+          << format_duration(s.connect_timeout) << '\n';
+    }
+    out << "  max_connections "
+        << (s.max_connections ? std::to_string(*s.max_connections) : "global limit only") << '\n';
+  }
+  for (const auto& w : rt.warnings) out << "\nwarning: " << w << '\n';
+}
+
+}  // namespace mtlsd::cli

@@ -1,0 +1,159 @@
+#include "mtlsd/cli/cli.hpp"
+
+#include <openssl/crypto.h>
+
+#include <csignal>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/check.hpp"
+#include "cli/validated_config.hpp"
+#include "mtlsd/log/logging.hpp"
+#include "mtlsd/proxy/server.hpp"
+
+namespace mtlsd::cli {
+namespace {
+
+constexpr const char* default_config = "/etc/mtlsd/mtlsd.toml";
+
+constexpr const char* main_help =
+    "mtlsd - mutual-TLS terminating proxy\n"
+    "\n"
+    "Usage:\n"
+    "  mtlsd [run] --config FILE     run in the foreground, logging to stderr\n"
+    "  mtlsd check --config FILE     validate FILE and everything it names, print a summary\n"
+    "  mtlsd version                 print the version\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   configuration file (default /etc/mtlsd/mtlsd.toml)\n"
+    "  -h, --help          help for the command\n"
+    "  -V, --version       print the version\n"
+    "\n"
+    "Run 'mtlsd COMMAND --help' for more about a command.\n";
+
+constexpr const char* run_help =
+    "Usage: mtlsd run --config FILE\n"
+    "\n"
+    "Validates FILE as 'mtlsd check' does; if anything is wrong, prints every\n"
+    "error and exits 1 without listening. Otherwise binds every service's accept\n"
+    "address, logs 'ready', and proxies until SIGTERM or SIGINT. Then it stops\n"
+    "accepting, lets live connections finish for up to server.drain_timeout,\n"
+    "closes the rest and exits 0. A second signal closes them at once.\n";
+
+constexpr const char* check_help =
+    "Usage: mtlsd check --config FILE\n"
+    "\n"
+    "Parses FILE, loads every certificate, key and truststore it names, checks\n"
+    "that each key matches its certificate, and prints one summary per service.\n"
+    "Exit status: 0 when valid, 1 when not (every error is printed as\n"
+    "file:line:column: key: message).\n";
+
+struct options {
+  std::string command = "run";
+  bool command_given = false;
+  std::string config = default_config;
+  bool help = false;
+};
+
+int usage_error(const std::string& message) {
+  std::cerr << "mtlsd: " << message << "\nRun 'mtlsd --help' for usage.\n";
+  return 2;
+}
+
+std::string version_text() {
+  return std::string("mtlsd ") + MTLSD_VERSION + " (" + OpenSSL_version(OPENSSL_VERSION) + ")";
+}
+
+// Returns an exit code when parsing ends the program (help, errors).
+std::optional<int> parse(int argc, char** argv, options& opts) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  std::size_t i = 0;
+  if (i < args.size() && !args[i].starts_with("-")) {
+    opts.command = std::string(args[i]);
+    opts.command_given = true;
+    ++i;
+    if (opts.command != "run" && opts.command != "check" && opts.command != "version")
+      return usage_error("unknown command '" + opts.command + "'");
+  }
+  for (; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      opts.help = true;
+    } else if (arg == "-V" || arg == "--version") {
+      opts.command = "version";
+    } else if (arg == "-c" || arg == "--config") {
+      if (i + 1 >= args.size()) return usage_error(std::string(arg) + " needs a file name");
+      opts.config = std::string(args[++i]);
+    } else if (arg.starts_with("--config=")) {
+      opts.config = std::string(arg.substr(9));
+    } else {
+      return usage_error("unknown option '" + std::string(arg) + "'");
+    }
+  }
+  return std::nullopt;
+}
+
+int run_check(const options& opts) {
+  const auto v = load_and_validate(opts.config);
+  if (!v.errors.empty()) {
+    print_errors(v, opts.config);
+    return 1;
+  }
+  print_summary(std::cout, v);
+  return 0;
+}
+
+int run_daemon(const options& opts) {
+  auto v = load_and_validate(opts.config);
+  if (!v.errors.empty()) {
+    print_errors(v, opts.config);
+    return 1;
+  }
+  log::setup(v.runtime->server.level, v.runtime->server.format);
+  for (const auto& w : v.runtime->warnings) log::warn(log::record("config_warning").add("message", w));
+  // A peer that vanishes mid-write must cost an error code, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  proxy::server server(std::move(v.runtime));
+  try {
+    server.bind();
+  } catch (const std::exception& e) {
+    log::error(log::record("startup_failed").add("error", e.what()));
+    return 1;
+  }
+  return server.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opts;
+  if (auto exit_code = parse(argc, argv, opts)) return *exit_code;
+  if (opts.help) {
+    if (opts.command == "check")
+      std::cout << check_help;
+    else if (opts.command == "run" && opts.command_given)
+      std::cout << run_help;
+    else if (opts.command == "version" && opts.command_given)
+      std::cout << "Usage: mtlsd version\n\nPrints the version of mtlsd and of the OpenSSL it runs on.\n";
+    else
+      std::cout << main_help;
+    return 0;
+  }
+  try {
+    if (opts.command == "version") {
+      std::cout << version_text() << '\n';
+      return 0;
+    }
+    if (opts.command == "check") return run_check(opts);
+    return run_daemon(opts);
+  } catch (const std::exception& e) {
+    std::cerr << "mtlsd: " << e.what() << '\n';
+    return 1;
+  }
+}
+
+}  // namespace mtlsd::cli

@@ -1,0 +1,55 @@
+// Owner: config module. Small members of the plain config values.
+#include "mtlsd/config/config.hpp"
+
+namespace mtlsd {
+
+std::string_view to_string(log_level level) {
+  switch (level) {
+    case log_level::trace: return "trace";
+    case log_level::debug: return "debug";
+    case log_level::info: return "info";
+    case log_level::warn: return "warn";
+    case log_level::error: return "error";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(log_format format) {
+  switch (format) {
+    case log_format::text: return "text";
+    case log_format::json: return "json";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(verify_client_mode mode) {
+  switch (mode) {
+    case verify_client_mode::none: return "none";
+    case verify_client_mode::want: return "want";
+    case verify_client_mode::require: return "require";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(tls_version version) {
+  switch (version) {
+    case tls_version::tls1_2: return "1.2";
+    case tls_version::tls1_3: return "1.3";
+  }
+  return "unknown";
+}
+
+bool allow_rules::empty() const { return size() == 0; }
+
+std::size_t allow_rules::size() const {
+  return cn.size() + ou.size() + o.size() + dns.size() + uri.size() + ip.size() + email.size() + sha256.size();
+}
+
+source_position service_config::position_of(const std::string& key_name) const {
+  if (auto it = positions.find(key_name); it != positions.end()) return it->second;
+  // The loader files the [[service]] header itself under the empty key.
+  if (auto it = positions.find(""); it != positions.end()) return it->second;
+  return {};
+}
+
+}  // namespace mtlsd

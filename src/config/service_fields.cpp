@@ -1,0 +1,121 @@
+// Owner: config module. Reading the keys of one [[service]] or [defaults] table.
+#include "config/service_fields.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "config/text_util.hpp"
+#include "config/whitelist.hpp"
+
+namespace mtlsd::config_detail {
+namespace {
+
+constexpr std::string_view all_service_keys[] = {
+    "name", "accept", "connect", "verify_client", "cert", "key", "key_password_file", "truststore",
+    "verify_depth", "min_tls_version", "handshake_timeout", "idle_timeout", "connect_timeout",
+    "max_connections", "allow"};
+
+constexpr std::string_view tls_keys[] = {
+    "verify_client", "cert", "key", "key_password_file", "truststore",
+    "verify_depth", "min_tls_version", "handshake_timeout", "allow"};
+
+constexpr std::string_view server_only_keys[] = {"log_level", "log_format", "max_connections", "drain_timeout"};
+
+// Keys that identify one service and so cannot have a shared default.
+constexpr std::string_view per_service_only[] = {"name", "accept", "connect"};
+
+constexpr enum_name<verify_client_mode> verify_client_names[] = {
+    {"none", verify_client_mode::none}, {"want", verify_client_mode::want}, {"require", verify_client_mode::require}};
+
+constexpr enum_name<tls_version> tls_version_names[] = {{"1.2", tls_version::tls1_2}, {"1.3", tls_version::tls1_3}};
+
+std::optional<endpoint_address> read_address(diagnostics& diag, const toml::node& node, const std::string& key) {
+  auto text = read_string(diag, node, key);
+  if (!text) return std::nullopt;
+  std::string error;
+  auto address = parse_endpoint(*text, error);
+  if (!address) {
+    diag.report(diag.at(node), key, "invalid address " + quote(*text) + ": " + error);
+    return std::nullopt;
+  }
+  return address;
+}
+
+std::optional<endpoint_address> read_connect(diagnostics& diag, const toml::node& node, const std::string& key) {
+  auto address = read_address(diag, node, key);
+  if (!address) return std::nullopt;
+  if (address->scheme != transport::tcp) {
+    diag.report(diag.at(node), key, "not supported yet: connect must be tcp://");
+    return std::nullopt;
+  }
+  if (address->port == 0) {
+    diag.report(diag.at(node), key, "port must not be 0 for a backend");
+    return std::nullopt;
+  }
+  return address;
+}
+
+}  // namespace
+
+std::span<const std::string_view> service_keys() { return all_service_keys; }
+std::span<const std::string_view> tls_only_keys() { return tls_keys; }
+std::span<const std::string_view> server_keys() { return server_only_keys; }
+
+service_fields read_service_fields(diagnostics& diag, const toml::table& table, const std::string& prefix,
+                                   block_kind kind, const std::filesystem::path& base_dir) {
+  service_fields out;
+  out.block = diag.at(table);
+  constexpr std::int64_t int_max = std::numeric_limits<std::int64_t>::max();
+
+  for (auto&& [toml_key, node] : table) {
+    const std::string name(toml_key.str());
+    const std::string key = prefix + "." + name;
+    const bool known = std::find(std::begin(all_service_keys), std::end(all_service_keys), name) !=
+                       std::end(all_service_keys);
+    if (!known) {
+      report_unknown_key(diag, toml_key, node, key, all_service_keys, {{server_only_keys, "[server]"}});
+      continue;
+    }
+    if (kind == block_kind::defaults &&
+        std::find(std::begin(per_service_only), std::end(per_service_only), name) != std::end(per_service_only)) {
+      diag.report(diag.at(toml_key.source()), key,
+                  quote(name) + " cannot be set in [defaults]; set it in each [[service]]");
+      continue;
+    }
+    if (name == "name") continue;  // read by the loader
+    out.written[name] = diag.at(node);
+
+    if (name == "accept") {
+      out.accept = read_address(diag, node, key);
+    } else if (name == "connect") {
+      out.connect = read_connect(diag, node, key);
+    } else if (name == "verify_client") {
+      out.verify_client = read_enum(diag, node, key, verify_client_names);
+    } else if (name == "cert") {
+      out.cert = read_path(diag, node, key, base_dir);
+    } else if (name == "key") {
+      out.key = read_path(diag, node, key, base_dir);
+    } else if (name == "key_password_file") {
+      out.key_password_file = read_path(diag, node, key, base_dir);
+    } else if (name == "truststore") {
+      out.truststore = read_path(diag, node, key, base_dir);
+    } else if (name == "verify_depth") {
+      if (auto v = read_integer(diag, node, key, 0, 32)) out.verify_depth = static_cast<int>(*v);
+    } else if (name == "min_tls_version") {
+      out.min_tls_version = read_enum(diag, node, key, tls_version_names);
+    } else if (name == "handshake_timeout") {
+      out.handshake_timeout = read_duration(diag, node, key, false);
+    } else if (name == "idle_timeout") {
+      out.idle_timeout = read_duration(diag, node, key, false);
+    } else if (name == "connect_timeout") {
+      out.connect_timeout = read_duration(diag, node, key, false);
+    } else if (name == "max_connections") {
+      if (auto v = read_integer(diag, node, key, 1, int_max)) out.max_connections = static_cast<std::size_t>(*v);
+    } else if (name == "allow") {
+      out.allow = read_allow_rules(diag, node, key, out.allow_positions);
+    }
+  }
+  return out;
+}
+
+}  // namespace mtlsd::config_detail

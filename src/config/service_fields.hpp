@@ -1,0 +1,50 @@
+#pragma once
+// Owner: config module (private). The per-service keys as read from one
+// table — a [[service]] block or [defaults] — before the two are merged.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "config/files.hpp"
+#include "config/toml_reader.hpp"
+#include "mtlsd/config/config.hpp"
+
+namespace mtlsd::config_detail {
+
+enum class block_kind { defaults, service };
+
+struct service_fields {
+  source_position block;
+  // Every known key present in the table -> its value's position, whether or
+  // not the value was valid (an invalid value is reported once, and must not
+  // also count as missing or fall back to [defaults]).
+  std::map<std::string, source_position> written;
+
+  std::optional<endpoint_address> accept, connect;
+  std::optional<verify_client_mode> verify_client;
+  std::optional<path_setting> cert, key, key_password_file, truststore;
+  std::optional<int> verify_depth;
+  std::optional<tls_version> min_tls_version;
+  std::optional<duration> handshake_timeout, idle_timeout, connect_timeout;
+  std::optional<std::size_t> max_connections;
+  std::optional<allow_rules> allow;
+  std::map<std::string, source_position> allow_positions;  // "allow", "allow.cn", ...
+
+  bool wrote(const std::string& name) const { return written.contains(name); }
+};
+
+// Keys of a [[service]] block, and the subset that only means something on a tls:// listener.
+std::span<const std::string_view> service_keys();
+std::span<const std::string_view> tls_only_keys();
+std::span<const std::string_view> server_keys();
+
+// Reads every key but "name" (which the loader reads first, to build `prefix`).
+// Paths are resolved against `base_dir` but not checked for existence.
+service_fields read_service_fields(diagnostics& diag, const toml::table& table, const std::string& prefix,
+                                   block_kind kind, const std::filesystem::path& base_dir);
+
+}  // namespace mtlsd::config_detail

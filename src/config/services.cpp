@@ -1,0 +1,227 @@
+// Owner: config module. [[service]] blocks: names, the merge with [defaults],
+// required keys, TLS options on plain listeners, duplicates.
+#include "config/services.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "config/text_util.hpp"
+
+namespace mtlsd::config_detail {
+namespace {
+
+bool valid_service_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
+
+bool is_tls_only(const std::string& key) {
+  const auto keys = tls_only_keys();
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+file_kind kind_of(const std::string& key) {
+  return key == "truststore" ? file_kind::file_or_directory : file_kind::regular_file;
+}
+
+// Builds one service from its own block and [defaults]. The service's own
+// value wins key by key — except [service.allow], which replaces
+// [defaults.allow] as a whole rather than being merged field by field: a
+// whitelist that silently grew entries from elsewhere would admit clients the
+// service's author never listed.
+service_config merge(diagnostics& diag, const service_fields& own, const service_fields& defaults,
+                     const std::string& prefix) {
+  service_config svc;
+  svc.positions[""] = own.block;
+  const bool plain_tcp = own.accept && own.accept->scheme == transport::tcp;
+
+  // Where `key` takes its value from, or nullptr when it keeps the built-in default.
+  auto source_of = [&](const std::string& key) -> const service_fields* {
+    if (own.wrote(key)) return &own;
+    if (defaults.wrote(key)) return &defaults;
+    return nullptr;
+  };
+  // Decides whether `key` applies and records its position; reports TLS
+  // options written on a plain listener.
+  auto applies = [&](const std::string& key) -> const service_fields* {
+    const service_fields* from = source_of(key);
+    if (from == nullptr) return nullptr;
+    if (plain_tcp && is_tls_only(key)) {
+      // Inherited TLS defaults are simply not for this listener; written
+      // here, they show a misunderstanding worth stopping for.
+      if (from == &own) {
+        diag.report(own.written.at(key), prefix + "." + key,
+                    "TLS option on a plain tcp:// listener; use tls:// in accept or remove this key");
+      }
+      return nullptr;
+    }
+    svc.positions[key] = from->written.at(key);
+    return from;
+  };
+  auto apply_path = [&](const std::string& key, std::optional<path_setting> service_fields::*member,
+                        std::filesystem::path& target) {
+    const service_fields* from = applies(key);
+    if (from == nullptr || !(from->*member)) return;
+    target = (from->*member)->resolved;
+    // [defaults] files were checked once, where they are written.
+    if (from == &own) check_file(diag, *(from->*member), kind_of(key), prefix + "." + key);
+  };
+  auto apply = [&](const std::string& key, const auto& member, auto& target) {
+    const service_fields* from = applies(key);
+    if (from != nullptr && from->*member) target = *(from->*member);
+  };
+
+  if (own.accept) svc.accept = *own.accept;
+  if (own.wrote("accept")) svc.positions["accept"] = own.written.at("accept");
+  if (own.connect) svc.connect = *own.connect;
+  if (own.wrote("connect")) svc.positions["connect"] = own.written.at("connect");
+
+  apply("verify_client", &service_fields::verify_client, svc.verify_client);
+  apply_path("cert", &service_fields::cert, svc.cert);
+  apply_path("key", &service_fields::key, svc.key);
+  apply_path("key_password_file", &service_fields::key_password_file, svc.key_password_file);
+  apply_path("truststore", &service_fields::truststore, svc.truststore);
+  apply("verify_depth", &service_fields::verify_depth, svc.verify_depth);
+  apply("min_tls_version", &service_fields::min_tls_version, svc.min_tls_version);
+  apply("handshake_timeout", &service_fields::handshake_timeout, svc.handshake_timeout);
+  apply("idle_timeout", &service_fields::idle_timeout, svc.idle_timeout);
+  apply("connect_timeout", &service_fields::connect_timeout, svc.connect_timeout);
+  if (const service_fields* from = applies("max_connections"); from != nullptr && from->max_connections) {
+    svc.max_connections = from->max_connections;
+  }
+  if (const service_fields* from = applies("allow"); from != nullptr) {
+    svc.allow = from->allow;
+    for (const auto& [key, where] : from->allow_positions) svc.positions[key] = where;
+  }
+
+  for (const char* key : {"accept", "connect"}) {
+    if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");
+  }
+  if (!own.accept || own.accept->scheme != transport::tls) return svc;
+
+  if (!source_of("cert")) {
+    diag.report(own.block, prefix + ".cert", "required key missing: a tls:// listener needs a certificate");
+  }
+  if (!source_of("key")) {
+    diag.report(own.block, prefix + ".key", "required key missing: a tls:// listener needs the certificate's key");
+  }
+  // An invalid verify_client value has been reported already; what it would
+  // have meant is unknown, so nothing below depends on it.
+  const service_fields* verify_from = source_of("verify_client");
+  if (verify_from != nullptr && !verify_from->verify_client) return svc;
+
+  if (svc.verify_client == verify_client_mode::none) {
+    svc.truststore.clear();
+    svc.positions.erase("truststore");
+    if (svc.allow) {
+      // With no certificate requested there is nothing to match: a
+      // whitelist here would look like protection while admitting everyone.
+      if (source_of("allow") == &own) {
+        diag.report(own.written.at("allow"), prefix + ".allow",
+                    "has no effect with verify_client = \"none\" (no client certificate is requested)");
+      }
+      svc.allow.reset();
+      std::erase_if(svc.positions, [](const auto& entry) { return entry.first.starts_with("allow"); });
+    }
+  } else if (!source_of("truststore")) {
+    diag.report(own.block, prefix + ".truststore",
+                "required key missing: client certificates are verified against it unless verify_client = \"none\"");
+  }
+  return svc;
+}
+
+bool is_ipv4_literal(const std::string& host) {
+  return host.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+// Whether binding both would clash: equal hosts, or a wildcard that covers the
+// other (Linux binds "::" dual-stack, so it covers IPv4 too).
+bool same_listener(const endpoint_address& a, const endpoint_address& b) {
+  if (a.port != b.port || a.port == 0) return false;
+  if (a.host == b.host || a.host == "::" || b.host == "::") return true;
+  return (a.host == "0.0.0.0" && is_ipv4_literal(b.host)) || (b.host == "0.0.0.0" && is_ipv4_literal(a.host));
+}
+
+std::string describe(const service_config& svc) {
+  return valid_service_name(svc.name) ? "service " + quote(svc.name) : svc.key_path_prefix;
+}
+
+}  // namespace
+
+std::vector<service_config> read_services(diagnostics& diag, const toml::node& node, const service_fields& defaults,
+                                          const std::filesystem::path& base_dir) {
+  std::vector<service_config> services;
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    diag.report(diag.at(node), "service",
+                "expected an array of tables ([[service]]), got " + std::string(type_name(node)));
+    return services;
+  }
+  if (array->empty()) {
+    diag.report(diag.whole_file(), "service", "no [[service]] defined");
+    return services;
+  }
+
+  std::map<std::string, int> first_line_of_name;
+  std::vector<bool> accept_known;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    std::string prefix = "service[" + std::to_string(i + 1) + "]";
+    const auto* table = element.as_table();
+    if (table == nullptr) {
+      diag.report(diag.at(element), prefix, "expected a table, got " + std::string(type_name(element)));
+      continue;
+    }
+
+    std::string name;
+    source_position name_at = diag.at(*table);
+    bool name_ok = false;
+    if (const toml::node* name_node = table->get("name")) {
+      name_at = diag.at(*name_node);
+      if (auto text = read_string(diag, *name_node, prefix + ".name")) {
+        name = *text;
+        name_ok = valid_service_name(name);
+        if (!name_ok) {
+          diag.report(name_at, prefix + ".name",
+                      "invalid service name " + quote(name) + ": use 1 to 64 characters from A-Z a-z 0-9 . _ -");
+        }
+      }
+    } else {
+      diag.report(name_at, prefix + ".name", "required key missing");
+    }
+    if (name_ok) {
+      prefix = "service[" + name + "]";
+      if (auto [it, inserted] = first_line_of_name.emplace(name, name_at.line); !inserted) {
+        diag.report(name_at, prefix + ".name",
+                    "duplicate service name " + quote(name) + " (first defined at line " +
+                        std::to_string(it->second) + ")");
+      }
+    }
+
+    const service_fields own = read_service_fields(diag, *table, prefix, block_kind::service, base_dir);
+    service_config svc = merge(diag, own, defaults, prefix);
+    svc.name = name;
+    if (table->contains("name")) svc.positions["name"] = name_at;
+    svc.key_path_prefix = prefix;
+
+    if (own.accept) {
+      for (std::size_t j = 0; j < services.size(); ++j) {
+        if (accept_known[j] && same_listener(services[j].accept, svc.accept)) {
+          diag.report(own.written.at("accept"), prefix + ".accept",
+                      "address conflicts with " + describe(services[j]) + " (accept = " +
+                          quote(services[j].accept.to_string()) + " at line " +
+                          std::to_string(services[j].positions.at("accept").line) + ")");
+          break;
+        }
+      }
+    }
+    services.push_back(std::move(svc));
+    accept_known.push_back(own.accept.has_value());
+  }
+  return services;
+}
+
+}  // namespace mtlsd::config_detail

@@ -1,0 +1,43 @@
+#include "mtlsd/proxy/limits.hpp"
+
+namespace mtlsd::proxy {
+
+bool connection_counter::try_acquire() {
+  std::size_t current = active_.load(std::memory_order_relaxed);
+  do {
+    if (max_ != 0 && current >= max_) return false;
+  } while (!active_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+  return true;
+}
+
+connection_slot& connection_slot::operator=(connection_slot&& other) noexcept {
+  if (this != &other) {
+    reset();
+    global_ = other.global_;
+    service_ = other.service_;
+    other.global_ = other.service_ = nullptr;
+  }
+  return *this;
+}
+
+void connection_slot::reset() {
+  if (global_) global_->release();
+  if (service_) service_->release();
+  global_ = service_ = nullptr;
+}
+
+connection_slot try_admit(connection_counter& global, connection_counter& service, limit_scope& refused_by) {
+  refused_by = limit_scope::none;
+  if (!global.try_acquire()) {
+    refused_by = limit_scope::global;
+    return {};
+  }
+  if (!service.try_acquire()) {
+    global.release();
+    refused_by = limit_scope::service;
+    return {};
+  }
+  return connection_slot(&global, &service);
+}
+
+}  // namespace mtlsd::proxy

@@ -1,0 +1,132 @@
+#include "mtlsd/proxy/listener.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <stdexcept>
+
+#include "mtlsd/log/logging.hpp"
+#include "mtlsd/proxy/endpoint_text.hpp"
+
+namespace mtlsd::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+tcp::endpoint resolve_listen_address(asio::io_context& io, const endpoint_address& address) {
+  error_code ec;
+  const auto literal = asio::ip::make_address(address.host, ec);
+  if (!ec) return {literal, address.port};
+  // Start-up may block; names here are rare ("localhost") and resolved once.
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(address.host, std::to_string(address.port), tcp::resolver::passive, ec);
+  if (ec || results.empty())
+    throw std::runtime_error("cannot resolve " + address.host + ": " + (ec ? ec.message() : "no address"));
+  return results.begin()->endpoint();
+}
+
+bool out_of_resources(const error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+         ec.value() == ENFILE;
+}
+
+}  // namespace
+
+listener::listener(asio::io_context& io, runtime& rt, std::shared_ptr<service_runtime> service,
+                   session_registry& registry)
+    : runtime_(rt), service_(std::move(service)), registry_(registry), acceptor_(io), backoff_(io) {
+  const auto& address = service_->config.accept;
+  const auto fail = [&](const std::string& what, const error_code& ec) {
+    throw std::runtime_error("service " + service_->config.name + ": cannot " + what + " " + address.host_port() +
+                             ": " + ec.message());
+  };
+  const tcp::endpoint endpoint = resolve_listen_address(io, address);
+  error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) fail("open a socket for", ec);
+  acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  // "[::]" means IPv6 only; an IPv4 service is its own [[service]] block.
+  if (endpoint.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true), ec);
+  acceptor_.bind(endpoint, ec);
+  if (ec) fail("listen on", ec);
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) fail("listen on", ec);
+}
+
+tcp::endpoint listener::local_endpoint() const {
+  error_code ec;
+  return acceptor_.local_endpoint(ec);
+}
+
+void listener::close() {
+  closed_ = true;
+  error_code ignored;
+  acceptor_.close(ignored);
+  backoff_.cancel();
+}
+
+asio::awaitable<void> listener::accept_loop() {
+  const auto executor = co_await asio::this_coro::executor;
+  while (!closed_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (closed_) co_return;
+    if (ec) {
+      log::warn(log::record("accept_failed").add("svc", service_->config.name).add("error", ec.message()));
+      if (out_of_resources(ec)) {
+        // Out of descriptors: the pending connection stays in the backlog, so
+        // retrying at once would spin. Pause, let connections finish, retry.
+        backoff_.expires_after(std::chrono::milliseconds(100));
+        co_await backoff_.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      continue;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+
+    limit_scope refused_by = limit_scope::none;
+    connection_slot slot = try_admit(runtime_.connections, service_->connections, refused_by);
+    if (refused_by != limit_scope::none) {
+      refuse(socket, refused_by);
+      continue;
+    }
+    auto s = std::make_shared<session>(std::move(socket), service_, std::move(slot), registry_);
+    asio::co_spawn(executor, s->run(), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        log::error(log::record("session_crashed").add("error", x.what()));
+      }
+    });
+  }
+}
+
+void listener::refuse(tcp::socket& socket, limit_scope scope) {
+  error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  const std::string peer = ec ? "unknown" : to_text(remote);
+  const bool global = scope == limit_scope::global;
+  const std::size_t max = global ? runtime_.connections.max() : service_->connections.max();
+  log::warn(log::record("connection_refused")
+                .add("svc", service_->config.name)
+                .add("peer", peer)
+                .add("reason", "max_connections")
+                .add("limit", global ? "global" : "service")
+                .add("max", static_cast<std::uint64_t>(max)));
+  log::info(log::record("access")
+                .add("conn", session::next_id())
+                .add("svc", service_->config.name)
+                .add("peer", peer)
+                .add("backend", "-")
+                .add("bytes_from_client", std::uint64_t{0})
+                .add("bytes_to_client", std::uint64_t{0})
+                .add("duration_ms", 0)
+                .add("close", to_string(close_reason::max_connections)));
+  socket.close(ec);
+}
+
+}  // namespace mtlsd::proxy

@@ -1,0 +1,336 @@
+#include "mtlsd/proxy/session.hpp"
+
+#include <openssl/err.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+
+#include "mtlsd/log/logging.hpp"
+#include "mtlsd/proxy/endpoint_text.hpp"
+#include "mtlsd/proxy/pump.hpp"
+
+namespace mtlsd::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+// Per direction. 16 KiB is one maximal TLS record: reading less would split
+// records across reads, reading more gains nothing.
+constexpr std::size_t splice_buffer_size = 16 * 1024;
+
+std::vector<std::string> sans_of(const client_identity& id) {
+  std::vector<std::string> sans;
+  for (const auto& v : id.dns) sans.push_back("dns:" + v);
+  for (const auto& v : id.uri) sans.push_back("uri:" + v);
+  for (const auto& v : id.ip) sans.push_back("ip:" + v);
+  for (const auto& v : id.email) sans.push_back("email:" + v);
+  return sans;
+}
+
+}  // namespace
+
+std::string_view to_string(close_reason reason) {
+  switch (reason) {
+    case close_reason::none: return "none";
+    case close_reason::client_closed: return "client_closed";
+    case close_reason::backend_closed: return "backend_closed";
+    case close_reason::idle_timeout: return "idle_timeout";
+    case close_reason::handshake_failed: return "handshake_failed";
+    case close_reason::backend_unreachable: return "backend_unreachable";
+    case close_reason::backend_connect_timeout: return "backend_connect_timeout";
+    case close_reason::client_error: return "client_error";
+    case close_reason::backend_error: return "backend_error";
+    case close_reason::shutdown: return "shutdown";
+    case close_reason::max_connections: return "max_connections";
+  }
+  return "none";
+}
+
+void session_registry::remove(session* s) {
+  sessions_.erase(s);
+  if (sessions_.empty() && when_empty_) {
+    auto callback = std::move(when_empty_);
+    when_empty_ = nullptr;
+    callback();
+  }
+}
+
+void session_registry::stop_all() {
+  // stop() only cancels I/O; sessions leave the registry later, from their own
+  // coroutines, so iterating here is safe.
+  for (auto* s : sessions_) s->stop();
+}
+
+std::uint64_t session::next_id() {
+  static std::atomic<std::uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+session::session(tcp::socket client, std::shared_ptr<service_runtime> service, connection_slot slot,
+                 session_registry& registry)
+    : id_(next_id()),
+      service_(std::move(service)),
+      slot_(std::move(slot)),
+      registry_(registry),
+      client_socket_(std::move(client)),
+      backend_socket_(client_socket_.get_executor()),
+      watchdog_(client_socket_.get_executor()),
+      started_(clock::now()),
+      last_activity_(started_) {
+  error_code ec;
+  const auto remote = client_socket_.remote_endpoint(ec);
+  peer_ = ec ? "unknown" : to_text(remote);
+  registry_.add(this);
+}
+
+session::~session() { registry_.remove(this); }
+
+asio::awaitable<void> session::run() {
+  auto self = shared_from_this();
+  if (service_->tls) {
+    co_await run_tls();
+  } else {
+    auto& client = client_tcp_.emplace(std::move(client_socket_));
+    co_await connect_and_splice(client);
+  }
+  phase_ = phase::done;
+  watchdog_.cancel();
+  log_access();
+}
+
+asio::awaitable<void> session::run_tls() {
+  verdict_.context = service_->tls.get();
+  ossl::ssl_ptr ssl(SSL_new(service_->tls->native()));
+  if (!ssl) {
+    verdict_.refuse(rejection_reason::other, "cannot create a TLS session: " + ossl::drain_errors());
+    log_handshake_failure();
+    end(close_reason::handshake_failed);
+    co_return;
+  }
+  tls::attach(ssl.get(), &verdict_);
+  auto& client = client_tls_.emplace(std::move(client_socket_), std::move(ssl));
+  enter(phase::handshake, started_ + service_->config.handshake_timeout);
+
+  const error_code ec = co_await client.accept();
+  tls::attach(client.native(), nullptr);  // the verdict is not consulted after the handshake
+  if (ec) {
+    if (close_reason_ == close_reason::shutdown) {
+      ERR_clear_error();
+      co_return;
+    }
+    if (deadline_passed_) {
+      ERR_clear_error();
+      verdict_.refuse(rejection_reason::timeout, "no complete TLS handshake within " +
+                                                     format_duration(service_->config.handshake_timeout));
+    } else {
+      tls::explain_failure(client.native(), verdict_);
+    }
+    if (!verdict_.identity) {
+      if (X509* peer = SSL_get0_peer_certificate(client.native())) verdict_.identity = extract_identity(peer);
+    }
+    log_handshake_failure();
+    end(close_reason::handshake_failed);
+    co_return;
+  }
+  record_tls_details();
+  co_await connect_and_splice(client);
+}
+
+void session::record_tls_details() {
+  SSL* ssl = client_tls_->native();
+  tls_version_ = SSL_get_version(ssl);
+  cipher_ = SSL_get_cipher_name(ssl);
+  // A resumed session skips the verify callback; the certificate is still in the session.
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  if (peer && !verdict_.identity) verdict_.identity = extract_identity(peer);
+  if (service_->config.verify_client == verify_client_mode::none)
+    verify_status_ = "none";
+  else
+    verify_status_ = peer ? "ok" : "anonymous";
+}
+
+template <typename ClientStream>
+asio::awaitable<void> session::connect_and_splice(ClientStream& client) {
+  enter(phase::connect, clock::now() + service_->config.connect_timeout);
+  const error_code ec = co_await connect_backend();
+  if (ec) {
+    if (close_reason_ == close_reason::shutdown) co_return;
+    const auto why = deadline_passed_ ? close_reason::backend_connect_timeout : close_reason::backend_unreachable;
+    log::warn(log::record("backend_connect_failed")
+                  .add("conn", id_)
+                  .add("svc", service_->config.name)
+                  .add("peer", peer_)
+                  .add("backend", backend_text_)
+                  .add("error", deadline_passed_ ? "no connection within " +
+                                                       format_duration(service_->config.connect_timeout)
+                                                 : ec.message()));
+    end(why);
+    // Tell the client we are done rather than leave it waiting.
+    co_await client.shutdown_send();
+    co_return;
+  }
+  co_await splice(client, *backend_);
+}
+
+asio::awaitable<error_code> session::connect_backend() {
+  const auto& target = service_->config.connect;
+  backend_text_ = target.host_port();
+  error_code ec;
+  const auto address = asio::ip::make_address(target.host, ec);
+  if (!ec) {
+    auto [connect_ec] = co_await backend_socket_.async_connect(tcp::endpoint(address, target.port),
+                                                               asio::as_tuple(asio::use_awaitable));
+    ec = connect_ec;
+  } else {
+    // Names resolve on Asio's resolver thread, never blocking the event loop.
+    auto& resolver = resolver_.emplace(backend_socket_.get_executor());
+    auto [resolve_ec, results] =
+        co_await resolver.async_resolve(target.host, std::to_string(target.port), asio::as_tuple(asio::use_awaitable));
+    if (resolve_ec) co_return resolve_ec;
+    if (deadline_passed_ || close_reason_ == close_reason::shutdown) co_return asio::error::operation_aborted;
+    auto [connect_ec, endpoint] =
+        co_await asio::async_connect(backend_socket_, results, asio::as_tuple(asio::use_awaitable));
+    ec = connect_ec;
+    if (!ec) backend_text_ = target.host + "(" + to_text(endpoint) + ")";
+  }
+  if (!ec && (deadline_passed_ || close_reason_ == close_reason::shutdown)) ec = asio::error::operation_aborted;
+  if (ec) co_return ec;
+  error_code ignored;
+  backend_socket_.set_option(tcp::no_delay(true), ignored);
+  backend_.emplace(std::move(backend_socket_));
+  co_return error_code{};
+}
+
+template <typename ClientStream>
+asio::awaitable<void> session::splice(ClientStream& client, tcp_stream& backend) {
+  using namespace asio::experimental::awaitable_operators;
+  last_activity_ = clock::now();
+  enter(phase::splice, last_activity_ + service_->config.idle_timeout);
+  co_await (direction(client, backend, true) && direction(backend, client, false));
+}
+
+template <typename Source, typename Sink>
+asio::awaitable<void> session::direction(Source& from, Sink& to, bool client_to_backend) {
+  auto buffer = std::make_unique<char[]>(splice_buffer_size);
+  pump_state state{0, &last_activity_};
+  const pump_end outcome = co_await pump(from, to, std::span<char>(buffer.get(), splice_buffer_size), state);
+  (client_to_backend ? bytes_from_client_ : bytes_to_client_) = state.bytes;
+  switch (outcome) {
+    case pump_end::source_eof:
+      end(client_to_backend ? close_reason::client_closed : close_reason::backend_closed);
+      break;
+    case pump_end::source_error:
+      end(client_to_backend ? close_reason::client_error : close_reason::backend_error);
+      cancel_client();
+      cancel_backend();
+      break;
+    case pump_end::sink_error:
+      end(client_to_backend ? close_reason::backend_error : close_reason::client_error);
+      cancel_client();
+      cancel_backend();
+      break;
+  }
+}
+
+void session::enter(phase p, clock::time_point deadline) {
+  phase_ = p;
+  deadline_passed_ = false;
+  arm_watchdog(deadline);
+}
+
+void session::arm_watchdog(clock::time_point deadline) {
+  watchdog_.expires_at(deadline);
+  watchdog_.async_wait([weak = weak_from_this()](const error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->on_watchdog();
+  });
+}
+
+void session::on_watchdog() {
+  switch (phase_) {
+    case phase::handshake:
+      deadline_passed_ = true;
+      cancel_client();
+      break;
+    case phase::connect:
+      deadline_passed_ = true;
+      cancel_backend();
+      break;
+    case phase::splice: {
+      // Activity only moves a timestamp; the timer re-arms here, so busy
+      // connections cost no timer operation per read or write.
+      const auto idle_until = last_activity_ + service_->config.idle_timeout;
+      if (clock::now() < idle_until) return arm_watchdog(idle_until);
+      end(close_reason::idle_timeout);
+      cancel_client();
+      cancel_backend();
+      break;
+    }
+    case phase::done:
+      break;
+  }
+}
+
+void session::stop() {
+  end(close_reason::shutdown);
+  cancel_client();
+  cancel_backend();
+}
+
+void session::end(close_reason why) {
+  if (close_reason_ == close_reason::none) close_reason_ = why;
+}
+
+void session::cancel_client() {
+  error_code ignored;
+  if (client_tls_) client_tls_->cancel();
+  if (client_tcp_) client_tcp_->cancel();
+  client_socket_.cancel(ignored);
+}
+
+void session::cancel_backend() {
+  error_code ignored;
+  if (backend_) backend_->cancel();
+  backend_socket_.cancel(ignored);
+  if (resolver_) resolver_->cancel();
+}
+
+void session::log_handshake_failure() const {
+  log::warn(log::record("handshake_failed")
+                .add("conn", id_)
+                .add("svc", service_->config.name)
+                .add("peer", peer_)
+                .add("reason", to_string(verdict_.reason))
+                .add("detail", verdict_.detail));
+}
+
+void session::log_access() const {
+  log::record r("access");
+  r.add("conn", id_).add("svc", service_->config.name).add("peer", peer_);
+  if (service_->tls) {
+    r.add("tls_version", tls_version_.empty() ? "-" : tls_version_)
+        .add("cipher", cipher_.empty() ? "-" : cipher_)
+        .add("verify", close_reason_ == close_reason::handshake_failed ? "failed" : verify_status_);
+    if (verdict_.identity) {
+      const auto& id = *verdict_.identity;
+      r.add("subject", id.subject).add("issuer", id.issuer).add("sans", sans_of(id)).add("sha256", id.sha256);
+    }
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_);
+  r.add("backend", backend_text_.empty() ? "-" : backend_text_)
+      .add("bytes_from_client", bytes_from_client_)
+      .add("bytes_to_client", bytes_to_client_)
+      .add("duration_ms", static_cast<std::int64_t>(elapsed.count()))
+      .add("close", to_string(close_reason_));
+  if (close_reason_ == close_reason::handshake_failed) r.add("reason", to_string(verdict_.reason));
+  log::info(r);
+}
+
+}  // namespace mtlsd::proxy

@@ -1,0 +1,54 @@
+#include "mtlsd/tls/rejection.hpp"
+
+#include <openssl/x509_vfy.h>
+
+namespace mtlsd {
+
+std::string_view to_string(rejection_reason reason) {
+  switch (reason) {
+    case rejection_reason::no_certificate: return "no_certificate";
+    case rejection_reason::expired: return "expired";
+    case rejection_reason::not_yet_valid: return "not_yet_valid";
+    case rejection_reason::unknown_ca: return "unknown_ca";
+    case rejection_reason::bad_signature: return "bad_signature";
+    case rejection_reason::depth_exceeded: return "depth_exceeded";
+    case rejection_reason::bad_eku: return "bad_eku";
+    case rejection_reason::not_whitelisted: return "not_whitelisted";
+    case rejection_reason::protocol_version: return "protocol_version";
+    case rejection_reason::timeout: return "timeout";
+    case rejection_reason::other: return "other";
+  }
+  return "other";
+}
+
+rejection_reason classify_verify_error(int x509_error) {
+  switch (x509_error) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return rejection_reason::expired;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return rejection_reason::not_yet_valid;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_INVALID_CA:
+    case X509_V_ERR_CERT_UNTRUSTED:
+      return rejection_reason::unknown_ca;
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+    case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+      return rejection_reason::bad_signature;
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+    case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+      return rejection_reason::depth_exceeded;
+    case X509_V_ERR_INVALID_PURPOSE:
+      return rejection_reason::bad_eku;
+    case X509_V_ERR_APPLICATION_VERIFICATION:
+      return rejection_reason::not_whitelisted;
+    default:
+      return rejection_reason::other;
+  }
+}
+
+}  // namespace mtlsd

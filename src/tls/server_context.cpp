@@ -1,0 +1,210 @@
+#include "mtlsd/tls/server_context.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "mtlsd/tls/truststore.hpp"
+#include "tls/verify_callback.hpp"
+
+namespace mtlsd::tls {
+namespace {
+
+// Forward secrecy and AEAD only. TLS 1.3 suites are all AEAD; AES-128 first
+// because it is the cheapest with AES-NI and as strong as needed here.
+constexpr const char* tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* tls13_suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+constexpr const char* groups = "X25519:P-256:P-384";
+
+struct builder {
+  const service_config& service;
+  config_errors& errors;
+  std::vector<std::string>& warnings;
+  bool ok = true;
+
+  void fail(const std::string& key, std::string message) {
+    errors.push_back({service.position_of(key), service.key_path_prefix + "." + key, std::move(message)});
+    ok = false;
+  }
+  void warn(std::string message) { warnings.push_back("service " + service.name + ": " + std::move(message)); }
+};
+
+std::string read_password(const std::filesystem::path& file, std::string& error) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + file.string();
+    return {};
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Only the first line: files written with `echo` end in a newline.
+  if (auto eol = text.find_first_of("\r\n"); eol != std::string::npos) {
+    OPENSSL_cleanse(text.data() + eol, text.size() - eol);
+    text.resize(eol);
+  }
+  return text;
+}
+
+int password_callback(char* buf, int size, int, void* userdata) {
+  const auto* password = static_cast<const std::string*>(userdata);
+  if (!password || password->empty() || static_cast<int>(password->size()) > size) return -1;
+  password->copy(buf, password->size());
+  return static_cast<int>(password->size());
+}
+
+int refuse_password_prompt(char*, int, int, void*) { return -1; }
+
+void load_key(builder& b, SSL_CTX* ctx) {
+  const auto& service = b.service;
+  std::string password;
+  if (!service.key_password_file.empty()) {
+    std::string error;
+    password = read_password(service.key_password_file, error);
+    if (!error.empty()) return b.fail("key_password_file", error);
+  }
+  ERR_clear_error();
+  ossl::bio_ptr bio(BIO_new_file(service.key.c_str(), "r"));
+  ossl::pkey_ptr key;
+  if (bio) {
+    key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr,
+                                      service.key_password_file.empty() ? refuse_password_prompt : password_callback,
+                                      service.key_password_file.empty() ? nullptr : &password));
+  }
+  OPENSSL_cleanse(password.data(), password.size());
+  if (!key) {
+    std::string why = ossl::drain_errors("no private key found");
+    if (service.key_password_file.empty() && why.find("bad") == std::string::npos)
+      why += " (if the key is encrypted, set key_password_file)";
+    else if (!service.key_password_file.empty())
+      why += " (is key_password_file the right password?)";
+    return b.fail("key", "cannot load private key " + service.key.string() + ": " + why);
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1)
+    return b.fail("key", "cannot use private key " + service.key.string() + ": " + ossl::drain_errors());
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    b.fail("key", "private key " + service.key.string() + " does not match the certificate in " +
+                      service.cert.string());
+  }
+}
+
+void load_certificate(builder& b, SSL_CTX* ctx, certificate_summary& summary) {
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx, b.service.cert.c_str()) != 1)
+    return b.fail("cert", "cannot load certificate chain " + b.service.cert.string() + ": " + ossl::drain_errors());
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  summary.subject = ossl::name_text(X509_get_subject_name(leaf));
+  summary.issuer = ossl::name_text(X509_get_issuer_name(leaf));
+  summary.not_after = ossl::iso8601(X509_get0_notAfter(leaf));
+  summary.expired = X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0;
+  if (summary.expired) b.warn("server certificate \"" + summary.subject + "\" expired at " + summary.not_after);
+}
+
+// The server's own certificate must not be acceptable as a client identity:
+// with one CA for both roles, any server of that CA could log in as a client.
+void warn_if_server_cert_is_trusted_as_client(builder& b, SSL_CTX* ctx) {
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  if (!leaf) return;
+  STACK_OF(X509)* chain = nullptr;
+  SSL_CTX_get0_chain_certs(ctx, &chain);
+  ossl::x509_store_ctx_ptr check(X509_STORE_CTX_new());
+  if (!check || X509_STORE_CTX_init(check.get(), SSL_CTX_get_cert_store(ctx), leaf, chain) != 1) return;
+  X509_STORE_CTX_set_purpose(check.get(), X509_PURPOSE_ANY);
+  if (X509_verify_cert(check.get()) == 1)
+    b.warn("the server certificate chains to the client truststore; issue server and client certificates from "
+           "separate CAs so that one certificate can never serve as both identities");
+  ERR_clear_error();
+}
+
+void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count) {
+  auto loaded = load_truststore(b.service.truststore);
+  for (auto& e : loaded.errors) b.fail("truststore", e);
+  if (!loaded.errors.empty()) return;
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const auto& cert : loaded.certificates) {
+    if (X509_check_ca(cert.get()) == 0)
+      b.warn("truststore entry \"" + ossl::name_text(X509_get_subject_name(cert.get())) + "\" is not a CA certificate");
+    // Duplicates are harmless: OpenSSL reports them as errors we can ignore.
+    X509_STORE_add_cert(store, cert.get());
+    // The CertificateRequest lists these names so clients pick the right certificate.
+    SSL_CTX_add_client_CA(ctx, cert.get());
+  }
+  ERR_clear_error();
+  count = loaded.certificates.size();
+}
+
+int verify_flags(verify_client_mode mode) {
+  switch (mode) {
+    case verify_client_mode::none: return SSL_VERIFY_NONE;
+    case verify_client_mode::want: return SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+    case verify_client_mode::require:
+      return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE;
+  }
+  return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+}
+
+void apply_protocol_defaults(builder& b, SSL_CTX* ctx) {
+  SSL_CTX_set_min_proto_version(ctx, b.service.min_tls_version == tls_version::tls1_3 ? TLS1_3_VERSION
+                                                                                       : TLS1_2_VERSION);
+  SSL_CTX_set_security_level(ctx, 2);
+  // Renegotiation is off (OpenSSL 3 already refuses client-initiated
+  // renegotiation by default; this also stops server-initiated). A clean EOF without close_notify is
+  // treated as a half-close, as a plain-TCP backend would see it anyway.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF |
+                               SSL_OP_SINGLE_ECDH_USE);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 || SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1 ||
+      SSL_CTX_set1_groups_list(ctx, groups) != 1)
+    b.fail("min_tls_version", "cannot set TLS parameters: " + ossl::drain_errors());
+  // Sessions resume only into the service that issued them.
+  unsigned char id[SHA256_DIGEST_LENGTH];
+  const std::string label = "mtlsd/" + b.service.name;
+  SHA256(reinterpret_cast<const unsigned char*>(label.data()), label.size(), id);
+  SSL_CTX_set_session_id_context(ctx, id, SSL_MAX_SID_CTX_LENGTH);
+}
+
+}  // namespace
+
+std::shared_ptr<const server_context> server_context::build(const service_config& service, config_errors& errors,
+                                                            std::vector<std::string>& warnings) {
+  builder b{service, errors, warnings};
+  std::shared_ptr<server_context> result(new server_context());
+  result->ctx_.reset(SSL_CTX_new(TLS_server_method()));
+  if (!result->ctx_) {
+    b.fail("cert", "cannot create a TLS context: " + ossl::drain_errors());
+    return nullptr;
+  }
+  SSL_CTX* ctx = result->ctx_.get();
+  result->service_name_ = service.name;
+  result->verify_mode_ = service.verify_client;
+  result->verify_depth_ = service.verify_depth;
+  if (service.allow) result->policy_ = allow_policy(*service.allow);
+
+  apply_protocol_defaults(b, ctx);
+  load_certificate(b, ctx, result->server_cert_);
+  if (b.ok) load_key(b, ctx);
+
+  if (service.verify_client != verify_client_mode::none) {
+    load_truststore_into(b, ctx, result->truststore_size_);
+    if (b.ok) warn_if_server_cert_is_trusted_as_client(b, ctx);
+  } else if (!service.truststore.empty()) {
+    b.warn("truststore is not used with verify_client = none");
+  }
+  SSL_CTX_set_verify(ctx, verify_flags(service.verify_client), verify_callback);
+  SSL_CTX_set_verify_depth(ctx, service.verify_depth);
+  SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+
+  if (!b.ok) return nullptr;
+  return result;
+}
+
+}  // namespace mtlsd::tls

@@ -1,0 +1,128 @@
+#include "mtlsd/tls/stream.hpp"
+
+#include <openssl/err.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cerrno>
+
+#include "mtlsd/tls/error.hpp"
+
+namespace mtlsd::tls {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+stream::stream(tcp::socket socket, ossl::ssl_ptr ssl) : socket_(std::move(socket)), ssl_(std::move(ssl)) {
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  SSL_set_fd(ssl_.get(), static_cast<int>(socket_.native_handle()));
+}
+
+stream::progress stream::after_call(int ret, bool keep_error_queue, error_code& ec) {
+  if (ret > 0) return progress::done;
+  const int saved_errno = errno;
+  const int error = SSL_get_error(ssl_.get(), ret);
+  switch (error) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      pending_ = error;
+      return progress::again;
+    case SSL_ERROR_ZERO_RETURN:
+      ec = asio::error::eof;
+      break;
+    case SSL_ERROR_SYSCALL:
+      if (unsigned long e = ERR_peek_error())
+        ec = make_error(e);
+      else if (saved_errno != 0)
+        ec = error_code(saved_errno, boost::system::system_category());
+      else
+        ec = asio::error::eof;
+      break;
+    default:
+      ec = make_error(ERR_peek_error());
+      break;
+  }
+  if (!keep_error_queue) ERR_clear_error();
+  return progress::failed;
+}
+
+asio::awaitable<error_code> stream::wait_ready() {
+  if (cancelled_) co_return asio::error::operation_aborted;
+  const auto what = pending_ == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write : tcp::socket::wait_read;
+  auto [ec] = co_await socket_.async_wait(what, asio::as_tuple(asio::use_awaitable));
+  if (!ec && cancelled_) ec = asio::error::operation_aborted;
+  co_return ec;
+}
+
+asio::awaitable<error_code> stream::accept() {
+  for (;;) {
+    if (cancelled_) co_return asio::error::operation_aborted;
+    ERR_clear_error();
+    error_code ec;
+    switch (after_call(SSL_accept(ssl_.get()), true, ec)) {
+      case progress::done: co_return error_code{};
+      case progress::failed: co_return ec;
+      case progress::again:
+        if (auto wait_ec = co_await wait_ready()) co_return wait_ec;
+    }
+  }
+}
+
+asio::awaitable<std::pair<error_code, std::size_t>> stream::read_some(asio::mutable_buffer buffer) {
+  for (;;) {
+    if (cancelled_) co_return std::pair{error_code(asio::error::operation_aborted), std::size_t{0}};
+    std::size_t n = 0;
+    error_code ec;
+    switch (after_call(SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n), false, ec)) {
+      case progress::done: co_return std::pair{error_code{}, n};
+      case progress::failed: co_return std::pair{ec, std::size_t{0}};
+      case progress::again:
+        if (auto wait_ec = co_await wait_ready()) co_return std::pair{wait_ec, std::size_t{0}};
+    }
+  }
+}
+
+asio::awaitable<error_code> stream::write_all(asio::const_buffer buffer) {
+  const auto* data = static_cast<const unsigned char*>(buffer.data());
+  std::size_t left = buffer.size();
+  while (left > 0) {
+    if (cancelled_) co_return asio::error::operation_aborted;
+    std::size_t n = 0;
+    error_code ec;
+    // A retried SSL_write must repeat the same arguments; we only advance on success.
+    switch (after_call(SSL_write_ex(ssl_.get(), data, left, &n), false, ec)) {
+      case progress::done:
+        data += n;
+        left -= n;
+        break;
+      case progress::failed: co_return ec;
+      case progress::again:
+        if (auto wait_ec = co_await wait_ready()) co_return wait_ec;
+    }
+  }
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> stream::shutdown_send() {
+  for (;;) {
+    if (cancelled_) co_return asio::error::operation_aborted;
+    ERR_clear_error();
+    const int ret = SSL_shutdown(ssl_.get());
+    // 0: our close_notify is out and the peer's not yet read — all we want.
+    if (ret >= 0) co_return error_code{};
+    error_code ec;
+    if (after_call(ret, false, ec) == progress::failed) co_return ec;
+    if (auto wait_ec = co_await wait_ready()) co_return wait_ec;
+  }
+}
+
+void stream::cancel() {
+  cancelled_ = true;
+  error_code ignored;
+  socket_.cancel(ignored);
+}
+
+}  // namespace mtlsd::tls

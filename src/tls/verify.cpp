@@ -1,0 +1,148 @@
+// Certificate verification hooks: the verify callback records the first
+// reason a chain is refused, in words that name the certificate, and enforces
+// the service's whitelist on the leaf while the handshake is still running —
+// so a refused client gets an alert instead of a connection that opens and drops.
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "mtlsd/tls/handshake_verdict.hpp"
+#include "mtlsd/tls/openssl.hpp"
+#include "mtlsd/tls/server_context.hpp"
+#include "tls/verify_callback.hpp"
+
+namespace mtlsd::tls {
+namespace {
+
+int verdict_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+std::string quoted_subject(X509* cert) { return "\"" + ossl::name_text(X509_get_subject_name(cert)) + "\""; }
+
+std::string eku_names(X509* cert) {
+  const uint32_t flags = X509_get_extended_key_usage(cert);
+  if (flags == UINT32_MAX) return "none";
+  std::string names;
+  auto add = [&](uint32_t bit, const char* name) {
+    if (flags & bit) names += (names.empty() ? "" : ",") + std::string(name);
+  };
+  add(XKU_SSL_SERVER, "serverAuth");
+  add(XKU_SSL_CLIENT, "clientAuth");
+  add(XKU_SMIME, "emailProtection");
+  add(XKU_CODE_SIGN, "codeSigning");
+  add(XKU_OCSP_SIGN, "OCSPSigning");
+  add(XKU_TIMESTAMP, "timeStamping");
+  return names.empty() ? "other" : names;
+}
+
+std::string describe(int error, X509* cert, int depth, const server_context* context) {
+  if (!cert) return X509_verify_cert_error_string(error);
+  const std::string who = "certificate " + quoted_subject(cert) + " (depth " + std::to_string(depth) + ")";
+  const std::string issuer = "\"" + ossl::name_text(X509_get_issuer_name(cert)) + "\"";
+  switch (error) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return who + " expired at " + ossl::iso8601(X509_get0_notAfter(cert));
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return who + " is not valid before " + ossl::iso8601(X509_get0_notBefore(cert));
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      return who + " is self-signed and not in the truststore";
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return "chain ends in self-signed " + who + " which is not in the truststore";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      return who + " was issued by " + issuer + ", which is not in the truststore";
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+    case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+      return "chain needs more intermediate CAs than allowed (verify_depth = " +
+             std::to_string(context ? context->verify_depth() : -1) + ") at " + who + ": " +
+             X509_verify_cert_error_string(error);
+    case X509_V_ERR_INVALID_PURPOSE:
+      return who + " is not valid for client authentication (extendedKeyUsage: " + eku_names(cert) + ")";
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+      return "signature on " + who + " does not verify with the key of its issuer " + issuer;
+    default:
+      return who + ": " + X509_verify_cert_error_string(error);
+  }
+}
+
+const char* version_name(int version) {
+  switch (version) {
+    case SSL3_VERSION: return "SSLv3";
+    case TLS1_VERSION: return "TLSv1.0";
+    case TLS1_1_VERSION: return "TLSv1.1";
+    case TLS1_2_VERSION: return "TLSv1.2";
+    case TLS1_3_VERSION: return "TLSv1.3";
+    default: return "an unknown version";
+  }
+}
+
+}  // namespace
+
+void attach(SSL* ssl, handshake_verdict* verdict) { SSL_set_ex_data(ssl, verdict_index(), verdict); }
+
+int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* verdict = ssl ? static_cast<handshake_verdict*>(SSL_get_ex_data(ssl, verdict_index())) : nullptr;
+  if (!verdict || !verdict->context) return 0;  // fail closed: a connection we cannot account for
+
+  const int depth = X509_STORE_CTX_get_error_depth(store);
+  X509* cert = X509_STORE_CTX_get_current_cert(store);
+  if (!preverify_ok) {
+    const int error = X509_STORE_CTX_get_error(store);
+    verdict->refuse(classify_verify_error(error), describe(error, cert, depth, verdict->context));
+    return 0;
+  }
+  // OpenSSL calls back from the trust anchor down; depth 0 with no error means
+  // the whole chain verified, so this is where the whitelist decides.
+  if (depth == 0 && cert && !verdict->refused) {
+    client_identity identity = extract_identity(cert);
+    const admission decision = admit(identity, verdict->context->policy());
+    verdict->identity = std::move(identity);
+    if (!decision.allowed) {
+      // OpenSSL maps this code to a handshake_failure alert; no verification
+      // error maps to access_denied, which would be the better word.
+      X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+      verdict->refuse(rejection_reason::not_whitelisted,
+                      "certificate " + quoted_subject(cert) + " is not in [service.allow]: " + decision.detail);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+void explain_failure(SSL* ssl, handshake_verdict& verdict) {
+  if (verdict.refused) {
+    ERR_clear_error();
+    return;
+  }
+  const unsigned long first = ERR_peek_error();
+  const int reason = ERR_GET_LIB(first) == ERR_LIB_SSL ? ERR_GET_REASON(first) : 0;
+  switch (reason) {
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+      verdict.refuse(rejection_reason::no_certificate, "client sent no certificate (verify_client = require)");
+      break;
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_BAD_LEGACY_VERSION:
+      verdict.refuse(rejection_reason::protocol_version,
+                     std::string("client offered at most ") + version_name(SSL_client_version(ssl)) +
+                         ", below this service's min_tls_version");
+      break;
+    case SSL_R_HTTP_REQUEST:
+      verdict.refuse(rejection_reason::other, "client sent a plain HTTP request to a TLS port");
+      break;
+    case SSL_R_NO_SHARED_CIPHER:
+      verdict.refuse(rejection_reason::other, "no cipher suite in common with the client");
+      break;
+    default:
+      verdict.refuse(rejection_reason::other,
+                     ossl::drain_errors("client closed the connection during the handshake"));
+      break;
+  }
+  ERR_clear_error();
+}
+
+}  // namespace mtlsd::tls

@@ -1,0 +1,70 @@
+#pragma once
+// A small certificate authority for tests: keys and certificates made at test
+// time with OpenSSL's API, so nothing checked in ever expires and every odd
+// case (expired, multi-CN, NUL bytes, deep chains) is one struct away.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+namespace mtlsd::test {
+
+struct evp_pkey_deleter { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
+struct x509_deleter { void operator()(X509* p) const { X509_free(p); } };
+using pkey_ptr = std::unique_ptr<EVP_PKEY, evp_pkey_deleter>;
+using x509_ptr = std::unique_ptr<X509, x509_deleter>;
+
+enum class key_kind { ec_p256, rsa2048 };
+enum class eku_kind { none, client_auth, server_auth, both };
+
+struct cert_spec {
+  // Subject attributes, in order. Values may hold embedded NUL bytes.
+  std::vector<std::string> cn, ou, o;
+  // subjectAltName entries.
+  std::vector<std::string> dns, uri, email, ip;
+  // Validity relative to now.
+  std::chrono::seconds not_before = -std::chrono::hours(1);
+  std::chrono::seconds not_after = std::chrono::hours(24);
+  bool is_ca = false;
+  std::optional<int> path_len;  // basicConstraints pathLenConstraint for CAs
+  eku_kind eku = eku_kind::client_auth;  // ignored for CAs (they carry none)
+  key_kind key = key_kind::ec_p256;
+};
+
+struct issued {
+  pkey_ptr key;
+  x509_ptr cert;
+
+  std::string cert_pem() const;
+  std::string key_pem() const;  // unencrypted PKCS#8
+  std::string key_pem_encrypted(const std::string& password) const;
+  std::string sha256_hex() const;  // lowercase, no colons
+};
+
+issued make_self_signed(const cert_spec& spec);
+issued issue(const cert_spec& spec, const issued& issuer);
+
+// Writes `text` to `path`, creating parent directories.
+void write_file(const std::filesystem::path& path, const std::string& text);
+
+// A scratch directory removed at destruction.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace mtlsd::test
