@@ -127,7 +127,7 @@ asio::awaitable<void> session::run_tls() {
     }
     if (deadline_passed_) {
       ERR_clear_error();
-      verdict_.refuse(rejection_reason::timeout, "no complete TLS handshake within " +
+      verdict_.refuse(rejection_reason::timeout, "handshake not completed within " +
                                                      format_duration(service_->config.handshake_timeout));
     } else {
       tls::explain_failure(client.native(), verdict_);

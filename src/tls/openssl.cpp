@@ -10,8 +10,11 @@ std::string drain_errors(const std::string& fallback) {
   std::string text;
   while (unsigned long code = ERR_get_error()) {
     const char* reason = ERR_reason_error_string(code);
+    const std::string part = reason ? reason : "error code " + std::to_string(ERR_GET_REASON(code));
+    // OpenSSL often queues the same reason from several layers; say it once.
+    if (text.find(part) != std::string::npos) continue;
     if (!text.empty()) text += "; ";
-    text += reason ? reason : "error code " + std::to_string(ERR_GET_REASON(code));
+    text += part;
   }
   return text.empty() ? fallback : text;
 }

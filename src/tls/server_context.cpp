@@ -23,6 +23,13 @@ constexpr const char* tls12_ciphers =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr const char* tls13_suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr const char* groups = "X25519:P-256:P-384";
+// What we sign with and what clients may sign their CertificateVerify with:
+// ECDSA, EdDSA and RSA (PSS preferred) with SHA-2. No DSA, no SHA-1.
+constexpr const char* signature_algorithms =
+    "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ed25519:ed448:"
+    "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
+    "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
+    "RSA+SHA256:RSA+SHA384:RSA+SHA512";
 
 struct builder {
   const service_config& service;
@@ -52,14 +59,21 @@ std::string read_password(const std::filesystem::path& file, std::string& error)
   return text;
 }
 
-int password_callback(char* buf, int size, int, void* userdata) {
-  const auto* password = static_cast<const std::string*>(userdata);
+// Passphrase source for PEM_read_bio_PrivateKey. Records whether OpenSSL
+// asked at all, which is how we know the key is encrypted.
+struct passphrase_request {
+  const std::string* password = nullptr;  // null: none configured
+  bool asked = false;
+};
+
+int passphrase_callback(char* buf, int size, int, void* userdata) {
+  auto* request = static_cast<passphrase_request*>(userdata);
+  request->asked = true;
+  const std::string* password = request->password;
   if (!password || password->empty() || static_cast<int>(password->size()) > size) return -1;
   password->copy(buf, password->size());
   return static_cast<int>(password->size());
 }
-
-int refuse_password_prompt(char*, int, int, void*) { return -1; }
 
 void load_key(builder& b, SSL_CTX* ctx) {
   const auto& service = b.service;
@@ -70,29 +84,30 @@ void load_key(builder& b, SSL_CTX* ctx) {
     if (!error.empty()) return b.fail("key_password_file", error);
   }
   ERR_clear_error();
+  passphrase_request request{service.key_password_file.empty() ? nullptr : &password};
   ossl::bio_ptr bio(BIO_new_file(service.key.c_str(), "r"));
   ossl::pkey_ptr key;
-  if (bio) {
-    key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr,
-                                      service.key_password_file.empty() ? refuse_password_prompt : password_callback,
-                                      service.key_password_file.empty() ? nullptr : &password));
-  }
+  if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, passphrase_callback, &request));
   OPENSSL_cleanse(password.data(), password.size());
   if (!key) {
-    std::string why = ossl::drain_errors("no private key found");
-    if (service.key_password_file.empty() && why.find("bad") == std::string::npos)
-      why += " (if the key is encrypted, set key_password_file)";
-    else if (!service.key_password_file.empty())
-      why += " (is key_password_file the right password?)";
+    const std::string why = ossl::drain_errors("no private key found");
+    if (request.asked && !request.password)
+      return b.fail("key", "private key " + service.key.string() +
+                               " is encrypted; set key_password_file to a file holding its passphrase");
+    if (request.asked)
+      return b.fail("key", "cannot decrypt private key " + service.key.string() +
+                               " with the passphrase from key_password_file (" +
+                               service.key_password_file.string() + "): " + why);
     return b.fail("key", "cannot load private key " + service.key.string() + ": " + why);
+  }
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  if (leaf && X509_check_private_key(leaf, key.get()) != 1) {
+    ERR_clear_error();
+    return b.fail("key", "private key " + service.key.string() + " does not match the certificate in " +
+                             service.cert.string());
   }
   if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1)
     return b.fail("key", "cannot use private key " + service.key.string() + ": " + ossl::drain_errors());
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    ERR_clear_error();
-    b.fail("key", "private key " + service.key.string() + " does not match the certificate in " +
-                      service.cert.string());
-  }
 }
 
 void load_certificate(builder& b, SSL_CTX* ctx, certificate_summary& summary) {
@@ -163,7 +178,8 @@ void apply_protocol_defaults(builder& b, SSL_CTX* ctx) {
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 || SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1 ||
-      SSL_CTX_set1_groups_list(ctx, groups) != 1)
+      SSL_CTX_set1_groups_list(ctx, groups) != 1 || SSL_CTX_set1_sigalgs_list(ctx, signature_algorithms) != 1 ||
+      SSL_CTX_set1_client_sigalgs_list(ctx, signature_algorithms) != 1)
     b.fail("min_tls_version", "cannot set TLS parameters: " + ossl::drain_errors());
   // Sessions resume only into the service that issued them.
   unsigned char id[SHA256_DIGEST_LENGTH];
@@ -175,7 +191,8 @@ void apply_protocol_defaults(builder& b, SSL_CTX* ctx) {
 }  // namespace
 
 std::shared_ptr<const server_context> server_context::build(const service_config& service, config_errors& errors,
-                                                            std::vector<std::string>& warnings) {
+                                                            std::vector<std::string>& warnings,
+                                                            const std::set<std::string>& known_bad) {
   builder b{service, errors, warnings};
   std::shared_ptr<server_context> result(new server_context());
   result->ctx_.reset(SSL_CTX_new(TLS_server_method()));
@@ -189,13 +206,15 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   result->verify_depth_ = service.verify_depth;
   if (service.allow) result->policy_ = allow_policy(*service.allow);
 
+  const auto usable = [&](const char* key) { return known_bad.count(key) == 0; };
   apply_protocol_defaults(b, ctx);
-  load_certificate(b, ctx, result->server_cert_);
-  if (b.ok) load_key(b, ctx);
-
-  if (service.verify_client != verify_client_mode::none) {
+  if (usable("cert")) {
+    load_certificate(b, ctx, result->server_cert_);
+    if (b.ok && usable("key") && usable("key_password_file")) load_key(b, ctx);
+  }
+  if (service.verify_client != verify_client_mode::none && usable("truststore") && usable("verify_client")) {
     load_truststore_into(b, ctx, result->truststore_size_);
-    if (b.ok) warn_if_server_cert_is_trusted_as_client(b, ctx);
+    if (b.ok && usable("cert")) warn_if_server_cert_is_trusted_as_client(b, ctx);
   } else if (!service.truststore.empty()) {
     b.warn("truststore is not used with verify_client = none");
   }

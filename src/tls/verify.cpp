@@ -19,8 +19,6 @@ int verdict_index() {
   return index;
 }
 
-std::string quoted_subject(X509* cert) { return "\"" + ossl::name_text(X509_get_subject_name(cert)) + "\""; }
-
 std::string eku_names(X509* cert) {
   const uint32_t flags = X509_get_extended_key_usage(cert);
   if (flags == UINT32_MAX) return "none";
@@ -37,35 +35,49 @@ std::string eku_names(X509* cert) {
   return names.empty() ? "other" : names;
 }
 
-std::string describe(int error, X509* cert, int depth, const server_context* context) {
-  if (!cert) return X509_verify_cert_error_string(error);
-  const std::string who = "certificate " + quoted_subject(cert) + " (depth " + std::to_string(depth) + ")";
-  const std::string issuer = "\"" + ossl::name_text(X509_get_issuer_name(cert)) + "\"";
+// Every detail starts by naming the certificate the same way, then says what
+// is wrong with it: ops can grep for the subject and read the verdict.
+std::string certificate_fields(X509* cert, int depth) {
+  std::string text = "subject=\"" + ossl::name_text(X509_get_subject_name(cert)) + "\" issuer=\"" +
+                     ossl::name_text(X509_get_issuer_name(cert)) + "\"";
+  text += " not_before=" + ossl::iso8601(X509_get0_notBefore(cert));
+  text += " not_after=" + ossl::iso8601(X509_get0_notAfter(cert));
+  if (depth > 0) text += " depth=" + std::to_string(depth);
+  return text;
+}
+
+std::string explain(int error, X509* cert, const server_context* context) {
   switch (error) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
-      return who + " expired at " + ossl::iso8601(X509_get0_notAfter(cert));
+      return "certificate has expired";
     case X509_V_ERR_CERT_NOT_YET_VALID:
-      return who + " is not valid before " + ossl::iso8601(X509_get0_notBefore(cert));
+      return "certificate is not valid yet";
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-      return who + " is self-signed and not in the truststore";
+      return "self-signed certificate that is not in the truststore";
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-      return "chain ends in self-signed " + who + " which is not in the truststore";
+      return "chain ends in a self-signed CA that is not in the truststore";
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-      return who + " was issued by " + issuer + ", which is not in the truststore";
+      return std::string("no path to a CA in the truststore (") + X509_verify_cert_error_string(error) + ")";
     case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+      return "chain has more intermediate CAs than verify_depth = " +
+             std::to_string(context ? context->verify_depth() : -1) + " allows";
     case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-      return "chain needs more intermediate CAs than allowed (verify_depth = " +
-             std::to_string(context ? context->verify_depth() : -1) + ") at " + who + ": " +
-             X509_verify_cert_error_string(error);
+      return "chain breaks a CA's path length constraint (pathlen)";
     case X509_V_ERR_INVALID_PURPOSE:
-      return who + " is not valid for client authentication (extendedKeyUsage: " + eku_names(cert) + ")";
+      return "not valid for client authentication: extendedKeyUsage allows " + eku_names(cert) +
+             " but not clientAuth (or keyUsage forbids signing)";
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-      return "signature on " + who + " does not verify with the key of its issuer " + issuer;
+      return "signature does not verify with the issuer's key";
     default:
-      return who + ": " + X509_verify_cert_error_string(error);
+      return X509_verify_cert_error_string(error);
   }
+}
+
+std::string describe(int error, X509* cert, int depth, const server_context* context) {
+  if (!cert) return X509_verify_cert_error_string(error);
+  return certificate_fields(cert, depth) + ": " + explain(error, cert, context);
 }
 
 const char* version_name(int version) {
@@ -106,7 +118,7 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
       // error maps to access_denied, which would be the better word.
       X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
       verdict->refuse(rejection_reason::not_whitelisted,
-                      "certificate " + quoted_subject(cert) + " is not in [service.allow]: " + decision.detail);
+                      certificate_fields(cert, 0) + ": no allow rule matched " + decision.detail);
       return 0;
     }
   }
@@ -128,8 +140,9 @@ void explain_failure(SSL* ssl, handshake_verdict& verdict) {
     case SSL_R_VERSION_TOO_LOW:
     case SSL_R_BAD_LEGACY_VERSION:
       verdict.refuse(rejection_reason::protocol_version,
-                     std::string("client offered at most ") + version_name(SSL_client_version(ssl)) +
-                         ", below this service's min_tls_version");
+                     std::string("client offered ") + version_name(SSL_client_version(ssl)) +
+                         " at most; min_tls_version = " +
+                         (SSL_get_min_proto_version(ssl) == TLS1_3_VERSION ? "1.3" : "1.2"));
       break;
     case SSL_R_HTTP_REQUEST:
       verdict.refuse(rejection_reason::other, "client sent a plain HTTP request to a TLS port");

@@ -1,7 +1,7 @@
 // verify_client mode x what the client presents -> admitted or refused (and why).
 // Every refusal is followed by a good client, proving the daemon keeps serving.
 
-#include <tuple>
+#include <ostream>
 
 #include "integration.hpp"
 
@@ -116,6 +116,8 @@ struct matrix_case {
   std::string expect;  // "ok" / "anonymous" / "none" (the access line's verify=), else the rejection reason
 };
 
+void PrintTo(const matrix_case& c, std::ostream* os) { *os << c.mode << "_" << name_of(c.kind); }
+
 bool admitted(const matrix_case& c) { return c.expect == "ok" || c.expect == "anonymous" || c.expect == "none"; }
 
 std::vector<matrix_case> matrix() {
@@ -200,6 +202,8 @@ struct alert_case {
   std::string alert;
 };
 
+void PrintTo(const alert_case& c, std::ostream* os) { *os << c.name; }
+
 class refusal_alert : public mtlsd_test, public ::testing::WithParamInterface<alert_case> {};
 
 TEST_P(refusal_alert, client_receives_the_documented_alert) {
@@ -274,7 +278,7 @@ TEST_F(mtlsd_test, tls10_and_tls11_are_never_offered) {
   loopback_server backend(echo_handler());
   config_spec config;
   config.services.push_back(service(backend.connect_url(), "none"));
-  start(config);
+  auto& d = start(config);
   // Our OpenSSL's default security level refuses TLS 1.0/1.1 on the client side
   // too; level 0 makes the client genuinely offer them.
   for (int version : {TLS1_VERSION, TLS1_1_VERSION}) {
@@ -285,6 +289,10 @@ TEST_F(mtlsd_test, tls10_and_tls11_are_never_offered) {
     tls_client client(options);
     auto hs = client.connect(loopback, port());
     EXPECT_FALSE(hs.ok) << "version " << version << " was accepted";
+  }
+  // Refused by mtlsd for the version (not by our client before sending anything).
+  for (const auto& failed : d.wait_events("handshake_failed", {}, 2)) {
+    EXPECT_EQ(failed.get("reason"), "protocol_version") << failed.get("detail");
   }
 }
 

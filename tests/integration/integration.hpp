@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -36,7 +37,7 @@ class mtlsd_test : public ::testing::Test {
  protected:
   void TearDown() override {
     // The daemon's own account is the most useful thing when a test fails.
-    if (HasFailure() && daemon_) {
+    if (daemon_ && (HasFailure() || std::getenv("MTLSD_TEST_SHOW_LOG"))) {
       std::cerr << "---- mtlsd output ----\n" << daemon_->output() << "---- end ----\n";
     }
   }

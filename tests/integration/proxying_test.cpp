@@ -31,11 +31,14 @@ class proxying : public mtlsd_test {
     config.services.push_back(service(backend.connect_url(), "require", std::move(lines)));
     start(config);
     leaf_ = pki().client();
+    // PEM files, as a real client would hold them.
+    identity_ = pki().write_client("client", leaf_);
   }
 
-  tls_client_options options() { return client_options(client_identity::of(leaf_)); }
+  tls_client_options options() { return client_options(identity_); }
 
   issued leaf_;
+  client_identity identity_;
 };
 
 TEST_F(proxying, moves_64_mib_each_way_at_once_intact) {
@@ -172,7 +175,7 @@ TEST_F(proxying, unreachable_backend_closes_client_promptly_and_other_services_k
   EXPECT_TRUE(fine.admitted) << fine.error;
   // And the dead one still answers (with the same refusal) rather than having died.
   EXPECT_FALSE(connect_and_probe(client_identity::of(leaf), "down").admitted);
-  EXPECT_EQ(d.events("backend_connect_failed", {{"svc", "down"}}).size(), 2u);
+  EXPECT_EQ(d.wait_events("backend_connect_failed", {{"svc", "down"}}, 2).size(), 2u);
 }
 
 TEST_F(proxying, access_line_reports_identity_and_exact_byte_counts) {

@@ -81,6 +81,11 @@ std::string render_config(const config_spec& spec) {
     for (const auto& l : spec.server_lines) out << l << '\n';
     out << '\n';
   }
+  if (!spec.defaults_lines.empty()) {
+    out << "[defaults]\n";
+    for (const auto& l : spec.defaults_lines) out << l << '\n';
+    out << '\n';
+  }
   for (const auto& s : spec.services) {
     out << "[[service]]\n";
     out << "name = " << toml_string(s.name) << '\n';
@@ -88,8 +93,8 @@ std::string render_config(const config_spec& spec) {
     out << "connect = " << toml_string(s.connect) << '\n';
     if (s.tls_files) {
       if (!s.verify_client.empty()) out << "verify_client = " << toml_string(s.verify_client) << '\n';
-      out << "cert = \"server.crt\"\n";
-      out << "key = \"server.key\"\n";
+      out << "cert = " << toml_string(s.cert) << '\n';
+      out << "key = " << toml_string(s.key) << '\n';
       if (s.verify_client != "none" && !s.truststore.empty()) {
         out << "truststore = " << toml_string(s.truststore) << '\n';
       }
@@ -227,6 +232,15 @@ log_line mtlsd_daemon::wait_event(const std::string& event, std::map<std::string
                                   std::chrono::milliseconds timeout) {
   const std::string text = process_->wait_for_line(log_event(event, std::move(fields)), timeout);
   return *parse_log_line(text);
+}
+
+std::vector<log_line> mtlsd_daemon::wait_events(const std::string& event, std::map<std::string, std::string> fields,
+                                               std::size_t count, std::chrono::milliseconds timeout) {
+  std::vector<log_line> out;
+  for (const auto& text : process_->wait_for_lines(log_event(event, std::move(fields)), count, timeout)) {
+    out.push_back(*parse_log_line(text));
+  }
+  return out;
 }
 
 std::vector<log_line> mtlsd_daemon::events(const std::string& event, std::map<std::string, std::string> fields) const {

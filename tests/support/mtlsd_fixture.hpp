@@ -53,6 +53,8 @@ struct service_spec {
   std::string connect;                   // e.g. "tcp://127.0.0.1:PORT"
   std::string verify_client = "require";  // empty: key omitted
   bool tls_files = true;                 // write cert/key (and truststore unless verify_client = none)
+  std::string cert = "server.crt";
+  std::string key = "server.key";
   std::string truststore = "client-ca.crt";
   std::vector<std::string> lines;        // e.g. R"(idle_timeout = "1s")"
   std::vector<std::string> allow;        // lines of [service.allow]; empty: no table
@@ -60,6 +62,7 @@ struct service_spec {
 
 struct config_spec {
   std::vector<std::string> server_lines;
+  std::vector<std::string> defaults_lines;
   std::vector<service_spec> services;
 };
 
@@ -95,6 +98,10 @@ class mtlsd_daemon {
   // daemon's output) on timeout.
   log_line wait_event(const std::string& event, std::map<std::string, std::string> fields = {},
                       std::chrono::milliseconds timeout = 10s);
+  // Waits until `count` such events were logged (in total); returns them all.
+  std::vector<log_line> wait_events(const std::string& event, std::map<std::string, std::string> fields,
+                                    std::size_t count, std::chrono::milliseconds timeout = 10s);
+  // What was logged so far (no waiting).
   std::vector<log_line> events(const std::string& event, std::map<std::string, std::string> fields = {}) const;
 
   std::string output() const { return process_->all_output(); }

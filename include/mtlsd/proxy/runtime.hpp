@@ -33,7 +33,9 @@ struct runtime {
 };
 
 // Loads every file the config names and builds the TLS contexts. Returns null
-// with every problem appended to `errors` when anything is wrong.
+// with every problem appended to `errors` when anything is wrong, including
+// when `errors` already held loader errors: files are still checked then, but
+// those whose keys the loader already faulted are skipped.
 std::unique_ptr<runtime> build_runtime(const config& cfg, config_errors& errors);
 
 }  // namespace mtlsd::proxy

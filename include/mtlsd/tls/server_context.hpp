@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,12 @@ struct certificate_summary {
 class server_context {
  public:
   // Returns nullptr and appends to `errors` when anything is wrong; warnings
-  // (odd but legal set-ups) are appended to `warnings`.
+  // (odd but legal set-ups) are appended to `warnings`. Files named by keys in
+  // `known_bad` (already reported by the loader) are not loaded again, so one
+  // run reports a mismatched key next to an unrelated error.
   static std::shared_ptr<const server_context> build(const service_config& service, config_errors& errors,
-                                                     std::vector<std::string>& warnings);
+                                                     std::vector<std::string>& warnings,
+                                                     const std::set<std::string>& known_bad = {});
 
   SSL_CTX* native() const { return ctx_.get(); }
   const allow_policy& policy() const { return policy_; }
