@@ -28,6 +28,9 @@ constexpr std::string_view usage_text =
     "\n"
     "  --listen HOST:PORT  address to bind (default 127.0.0.1:9000; port 0 picks a\n"
     "                      free port; IPv6 as [::1]:9000)\n"
+    "  --http              answer a connection that starts with an HTTP request with\n"
+    "                      a small HTTP response showing the request as received\n"
+    "                      (for curl); anything else is still echoed\n"
     "  --help              show this text\n"
     "\n"
     "Prints \"listening HOST:PORT\" with the bound port once ready; stops on SIGTERM/SIGINT.\n";
@@ -63,13 +66,42 @@ std::optional<listen_address> parse_listen(std::string_view text) {
   return out;
 }
 
-asio::awaitable<void> echo(tcp::socket socket) {
+bool looks_like_http_request(std::string_view head) {
+  for (std::string_view method : {"GET /", "HEAD /", "POST /", "PUT /", "DELETE /", "OPTIONS /", "PATCH /"})
+    if (head.starts_with(method)) return true;
+  return false;
+}
+
+// Reads the request head (bounded by the buffer), answers, and closes: enough
+// for curl to show that the request went through the proxy.
+asio::awaitable<void> answer_http(tcp::socket& socket, std::string head) {
+  boost::system::error_code ec;
+  char buffer[16 * 1024];
+  while (head.find("\r\n\r\n") == std::string::npos && head.size() < sizeof buffer) {
+    const std::size_t n =
+        co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    head.append(buffer, n);
+  }
+  head = head.substr(0, head.find("\r\n\r\n"));
+  const std::string body = "hello from the mtlsd demo backend\n\nyour request as it reached the backend:\n" + head + "\n";
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  co_await asio::async_write(socket, asio::buffer(response), asio::redirect_error(asio::use_awaitable, ec));
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> echo(tcp::socket socket, bool http) {
   char buffer[16 * 1024];
   boost::system::error_code ec;
-  for (;;) {
+  for (bool first = true;; first = false) {
     const std::size_t n =
         co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
+    if (first && http && looks_like_http_request(std::string_view(buffer, n))) {
+      co_await answer_http(socket, std::string(buffer, n));
+      co_return;
+    }
     co_await asio::async_write(socket, asio::buffer(buffer, n), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
   }
@@ -79,13 +111,13 @@ asio::awaitable<void> echo(tcp::socket socket) {
   }
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool http) {
   for (;;) {
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;  // e.g. EMFILE or a connection reset before accept: keep serving
-    asio::co_spawn(acceptor.get_executor(), echo(std::move(socket)), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), echo(std::move(socket), http), asio::detached);
   }
 }
 
@@ -93,11 +125,16 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
 
 int main(int argc, char** argv) {
   listen_address address{"127.0.0.1", 9000};
+  bool http = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::cout << usage_text;
       return 0;
+    }
+    if (arg == "--http") {
+      http = true;
+      continue;
     }
     if (arg == "--listen" && i + 1 < argc) {
       auto parsed = parse_listen(argv[++i]);
@@ -124,7 +161,7 @@ int main(int argc, char** argv) {
 
     asio::signal_set signals(io, SIGTERM, SIGINT);
     signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
-    asio::co_spawn(io, accept_loop(acceptor), asio::detached);
+    asio::co_spawn(io, accept_loop(acceptor, http), asio::detached);
     io.run();
   } catch (const std::exception& e) {
     std::cerr << "mtlsd-echo: " << e.what() << '\n';

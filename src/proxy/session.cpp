@@ -25,6 +25,14 @@ namespace {
 // records across reads, reading more gains nothing.
 constexpr std::size_t splice_buffer_size = 16 * 1024;
 
+// After refusing a client, how long (and how much) we keep reading before
+// closing. Closing a socket with unread input makes the kernel send RST,
+// which can overtake our alert; a TLS 1.3 client has usually sent its first
+// request by then, so without this it would see "connection reset" instead of
+// the reason.
+constexpr auto linger_time = std::chrono::seconds(1);
+constexpr std::size_t linger_max_bytes = 64 * 1024;
+
 std::vector<std::string> sans_of(const client_identity& id) {
   std::vector<std::string> sans;
   for (const auto& v : id.dns) sans.push_back("dns:" + v);
@@ -137,6 +145,7 @@ asio::awaitable<void> session::run_tls() {
     }
     log_handshake_failure();
     end(close_reason::handshake_failed);
+    co_await linger(client.socket());
     co_return;
   }
   record_tls_details();
@@ -173,7 +182,7 @@ asio::awaitable<void> session::connect_and_splice(ClientStream& client) {
                                                  : ec.message()));
     end(why);
     // Tell the client we are done rather than leave it waiting.
-    co_await client.shutdown_send();
+    if (!co_await client.shutdown_send()) co_await linger(client.socket());
     co_return;
   }
   co_await splice(client, *backend_);
@@ -206,6 +215,19 @@ asio::awaitable<error_code> session::connect_backend() {
   backend_socket_.set_option(tcp::no_delay(true), ignored);
   backend_.emplace(std::move(backend_socket_));
   co_return error_code{};
+}
+
+asio::awaitable<void> session::linger(tcp::socket& socket) {
+  error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  enter(phase::linger, clock::now() + linger_time);
+  char discard[4096];
+  for (std::size_t total = 0; total < linger_max_bytes && !deadline_passed_;) {
+    auto [read_ec, n] = co_await socket.async_read_some(asio::buffer(discard), asio::as_tuple(asio::use_awaitable));
+    if (read_ec) break;
+    total += n;
+  }
 }
 
 template <typename ClientStream>
@@ -273,6 +295,10 @@ void session::on_watchdog() {
       cancel_backend();
       break;
     }
+    case phase::linger:
+      deadline_passed_ = true;
+      cancel_client();
+      break;
     case phase::done:
       break;
   }

@@ -151,6 +151,8 @@ TEST_F(tools, curl_without_client_cert_fails) {
                        20s, {}, in_path());
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.out.find("secret"), std::string::npos);
+  // The partner must see why: the TLS 1.3 alert, not a reset connection.
+  EXPECT_NE(r.err.find("alert certificate required"), std::string::npos) << r.err;
   EXPECT_EQ(d.wait_event("handshake_failed").get("reason"), "no_certificate");
   EXPECT_EQ(backend.accepted(), 0u);
 }

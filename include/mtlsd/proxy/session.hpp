@@ -74,12 +74,13 @@ class session : public std::enable_shared_from_this<session> {
   static std::uint64_t next_id();
 
  private:
-  enum class phase { handshake, connect, splice, done };
+  enum class phase { handshake, connect, splice, linger, done };
 
   boost::asio::awaitable<void> run_tls();
   template <typename ClientStream>
   boost::asio::awaitable<void> connect_and_splice(ClientStream& client);
   boost::asio::awaitable<error_code> connect_backend();
+  boost::asio::awaitable<void> linger(boost::asio::ip::tcp::socket& socket);
   template <typename ClientStream>
   boost::asio::awaitable<void> splice(ClientStream& client, tcp_stream& backend);
   template <typename Source, typename Sink>
