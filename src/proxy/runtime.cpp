@@ -1,28 +1,31 @@
 #include "mtlsd/proxy/runtime.hpp"
 
+#include <algorithm>
 #include <map>
+#include <string_view>
 #include <set>
 
 namespace mtlsd::proxy {
 namespace {
 
-// "service[a].key" -> {"service[a]": {"key"}}; "defaults.cert" applies to all.
+// "service[a].key" -> {"service[a]": {"key"}}; "defaults.cert" applies to all ("*").
 std::map<std::string, std::set<std::string>> faulted_keys(const config_errors& errors) {
   std::map<std::string, std::set<std::string>> keys;
   for (const auto& e : errors) {
-    std::string prefix, key;
-    if (e.key.rfind("service[", 0) == 0) {
-      const auto close = e.key.find(']');
-      if (close == std::string::npos) continue;
-      prefix = e.key.substr(0, close + 1);
-      key = close + 2 <= e.key.size() ? e.key.substr(close + 2) : "";
-    } else if (e.key.rfind("defaults.", 0) == 0) {
+    const std::string_view path = e.key;
+    std::string_view prefix, rest;
+    if (path.starts_with("service[")) {
+      const auto close = path.find(']');
+      if (close == std::string_view::npos) continue;
+      prefix = path.substr(0, close + 1);
+      rest = path.substr(std::min(close + 2, path.size()));
+    } else if (path.starts_with("defaults.")) {
       prefix = "*";
-      key = e.key.substr(9);
+      rest = path.substr(9);
     } else {
       continue;
     }
-    keys[prefix].insert(key.substr(0, key.find('.')));
+    keys[std::string(prefix)].emplace(rest.substr(0, rest.find('.')));
   }
   return keys;
 }
