@@ -39,6 +39,7 @@ enum class presented {
   server_auth_only,   // extendedKeyUsage serverAuth without clientAuth
   not_whitelisted,    // allow.cn names someone else
   whitelisted,        // allow.cn names this client
+  bad_signature,      // issued by the client CA, then one bit of the signature flipped
 };
 
 std::string name_of(presented p) {
@@ -56,6 +57,7 @@ std::string name_of(presented p) {
     case presented::server_auth_only: return "server_auth_only";
     case presented::not_whitelisted: return "not_whitelisted";
     case presented::whitelisted: return "whitelisted";
+    case presented::bad_signature: return "bad_signature";
   }
   return "?";
 }
@@ -119,6 +121,16 @@ client_material make_client(const suite_pki& pki, presented kind) {
       spec.eku = eku_kind::server_auth;
       m.owned.push_back(issue(spec, pki.files.client_ca));
       break;
+    case presented::bad_signature: {
+      m.owned.push_back(issue(spec, pki.files.client_ca));
+      // The signature is encoded apart from the signed part, so the client
+      // sends this exact corruption and the server's signature check fails.
+      const ASN1_BIT_STRING* signature = nullptr;
+      X509_get0_signature(&signature, nullptr, m.owned.back().cert.get());
+      auto* bits = const_cast<ASN1_BIT_STRING*>(signature);
+      bits->data[bits->length - 1] ^= 0x01;
+      break;
+    }
   }
   m.identity = client_identity::of(m.owned.front(), chain);
   return m;
@@ -230,6 +242,8 @@ const handshake_case cases[] = {
      {"subject=\"CN=client-not_whitelisted\"", "no allow rule matched", "cn=[\"client-not_whitelisted\"]"},
      "handshake_failure"},
     {require, presented::whitelisted, true},
+    {require, presented::bad_signature, false, rejection_reason::bad_signature,
+     {"subject=\"CN=client-bad_signature\"", "signature does not verify"}, "decrypt_error"},
 
     {want, presented::valid, true},
     {want, presented::none, true},
