@@ -11,6 +11,39 @@ namespace {
 
 std::atomic<log_format> current_format{log_format::text};
 
+// Length of the valid UTF-8 sequence at the start of `v` and its code point,
+// or 0 when the bytes there are not valid UTF-8 (overlong forms, surrogates
+// and values above U+10FFFF included).
+std::size_t utf8_sequence(std::string_view v, char32_t& code_point) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(v[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length = 0;
+  char32_t minimum = 0;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2, code_point = lead & 0x1f, minimum = 0x80;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3, code_point = lead & 0x0f, minimum = 0x800;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4, code_point = lead & 0x07, minimum = 0x10000;
+  } else {
+    return 0;
+  }
+  if (v.size() < length) return 0;
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    code_point = (code_point << 6) | (byte(i) & 0x3f);
+  }
+  if (code_point < minimum || code_point > 0x10ffff || (code_point >= 0xd800 && code_point <= 0xdfff)) return 0;
+  return length;
+}
+
+// Characters that are valid but would let a value disguise the line: C1
+// controls, line and paragraph separators, and bidirectional overrides.
+bool deceptive(char32_t c) {
+  return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) ||
+         (c >= 0x2066 && c <= 0x2069);
+}
+
 bool needs_quotes(std::string_view v) {
   if (v.empty()) return true;
   for (unsigned char c : v) {
@@ -19,25 +52,54 @@ bool needs_quotes(std::string_view v) {
   return false;
 }
 
-// Escapes for both renderings: quotes, backslashes and every byte outside
-// printable ASCII, so certificate fields cannot inject lines or terminal codes.
+// Escapes for both renderings: quotes, backslashes, controls and deceptive
+// characters, so certificate fields cannot inject lines or terminal codes.
+// Valid UTF-8 text otherwise passes through, so names stay readable. Bytes
+// that are not UTF-8 become \xNN (text) or U+FFFD (JSON must be UTF-8).
 void append_escaped(std::string& out, std::string_view v, bool json) {
   static constexpr char hex[] = "0123456789abcdef";
-  for (unsigned char c : v) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          out += json ? "\\u00" : "\\x";
-          out += hex[c >> 4];
-          out += hex[c & 0xf];
-        } else {
-          out += static_cast<char>(c);
-        }
+  const auto escape_byte = [&](unsigned char c) {
+    out += json ? "\\u00" : "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 0xf];
+  };
+  for (std::size_t i = 0; i < v.size();) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20 || c == 0x7f)
+            escape_byte(c);
+          else
+            out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    char32_t code_point = 0;
+    const std::size_t length = utf8_sequence(v.substr(i), code_point);
+    if (length == 0) {
+      if (json)
+        out += "\\ufffd";
+      else
+        escape_byte(c);
+      ++i;
+    } else if (deceptive(code_point)) {
+      if (json) {
+        out += "\\u";  // every deceptive code point fits in four hex digits
+        for (int shift = 12; shift >= 0; shift -= 4) out += hex[(code_point >> shift) & 0xf];
+      } else {
+        for (std::size_t k = 0; k < length; ++k) escape_byte(static_cast<unsigned char>(v[i + k]));
+      }
+      i += length;
+    } else {
+      out.append(v.substr(i, length));
+      i += length;
     }
   }
 }
