@@ -41,7 +41,9 @@ std::string hex(const unsigned char* data, std::size_t length) {
   return out;
 }
 
-std::string one_line(const X509_NAME* name) {
+}  // namespace
+
+std::string distinguished_name(const X509_NAME* name) {
   if (name == nullptr) return {};
   // RFC 2253 flags minus ESC_MSB: non-ASCII is printed as UTF-8 instead of
   // "\C3\A9" so names stay readable. ESC_CTRL still escapes C0 and DEL;
@@ -59,6 +61,8 @@ std::string one_line(const X509_NAME* name) {
   }
   return {};
 }
+
+namespace {
 
 std::string serial_hex(const X509* cert) {
   std::unique_ptr<BIGNUM, bn_free> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
@@ -160,8 +164,8 @@ client_identity extract_identity(X509* cert) {
   client_identity id;
   if (cert == nullptr) return id;
   const X509_NAME* subject = X509_get_subject_name(cert);
-  id.subject = one_line(subject);
-  id.issuer = one_line(X509_get_issuer_name(cert));
+  id.subject = distinguished_name(subject);
+  id.issuer = distinguished_name(X509_get_issuer_name(cert));
   id.serial = serial_hex(cert);
   id.cn = attribute_values(subject, NID_commonName);
   id.ou = attribute_values(subject, NID_organizationalUnitName);

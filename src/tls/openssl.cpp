@@ -27,16 +27,4 @@ std::string iso8601(const ASN1_TIME* time) {
   return buf;
 }
 
-std::string name_text(const X509_NAME* name) {
-  if (!name) return {};
-  bio_ptr bio(BIO_new(BIO_s_mem()));
-  if (!bio) return {};
-  // RFC 2253 with UTF-8 output; ESC_CTRL keeps control bytes out of logs.
-  constexpr unsigned long flags = (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | ASN1_STRFLGS_ESC_CTRL;
-  if (X509_NAME_print_ex(bio.get(), name, 0, flags) < 0) return {};
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
-}
-
 }  // namespace mtlsd::ossl

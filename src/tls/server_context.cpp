@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "mtlsd/identity/identity.hpp"
 #include "mtlsd/tls/truststore.hpp"
 #include "tls/verify_callback.hpp"
 
@@ -115,8 +116,8 @@ void load_certificate(builder& b, SSL_CTX* ctx, certificate_summary& summary) {
   if (SSL_CTX_use_certificate_chain_file(ctx, b.service.cert.c_str()) != 1)
     return b.fail("cert", "cannot load certificate chain " + b.service.cert.string() + ": " + ossl::drain_errors());
   X509* leaf = SSL_CTX_get0_certificate(ctx);
-  summary.subject = ossl::name_text(X509_get_subject_name(leaf));
-  summary.issuer = ossl::name_text(X509_get_issuer_name(leaf));
+  summary.subject = distinguished_name(X509_get_subject_name(leaf));
+  summary.issuer = distinguished_name(X509_get_issuer_name(leaf));
   summary.not_after = ossl::iso8601(X509_get0_notAfter(leaf));
   summary.expired = X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0;
   if (summary.expired) b.warn("server certificate \"" + summary.subject + "\" expired at " + summary.not_after);
@@ -145,7 +146,7 @@ void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count) {
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   for (const auto& cert : loaded.certificates) {
     if (X509_check_ca(cert.get()) == 0)
-      b.warn("truststore entry \"" + ossl::name_text(X509_get_subject_name(cert.get())) + "\" is not a CA certificate");
+      b.warn("truststore entry \"" + distinguished_name(X509_get_subject_name(cert.get())) + "\" is not a CA certificate");
     // Duplicates are harmless: OpenSSL reports them as errors we can ignore.
     X509_STORE_add_cert(store, cert.get());
     // The CertificateRequest lists these names so clients pick the right certificate.

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "mtlsd/identity/identity.hpp"
 #include "mtlsd/tls/handshake_verdict.hpp"
 #include "mtlsd/tls/openssl.hpp"
 #include "mtlsd/tls/server_context.hpp"
@@ -38,8 +39,8 @@ std::string eku_names(X509* cert) {
 // Every detail starts by naming the certificate the same way, then says what
 // is wrong with it: ops can grep for the subject and read the verdict.
 std::string certificate_fields(X509* cert, int depth) {
-  std::string text = "subject=\"" + ossl::name_text(X509_get_subject_name(cert)) + "\" issuer=\"" +
-                     ossl::name_text(X509_get_issuer_name(cert)) + "\"";
+  std::string text = "subject=\"" + distinguished_name(X509_get_subject_name(cert)) + "\" issuer=\"" +
+                     distinguished_name(X509_get_issuer_name(cert)) + "\"";
   text += " not_before=" + ossl::iso8601(X509_get0_notBefore(cert));
   text += " not_after=" + ossl::iso8601(X509_get0_notAfter(cert));
   if (depth > 0) text += " depth=" + std::to_string(depth);

@@ -7,6 +7,7 @@
 #include <vector>
 
 typedef struct x509_st X509;
+typedef struct X509_name_st X509_NAME;
 
 namespace mtlsd {
 
@@ -29,6 +30,10 @@ struct client_identity {
 // e.g. towards "exactly one CN", yet can never match); a SAN that cannot be
 // decoded is left out.
 client_identity extract_identity(X509* cert);
+
+// RFC 2253 one-line form in UTF-8, with controls, deceptive characters and
+// invalid bytes escaped: how every log line and summary names a certificate.
+std::string distinguished_name(const X509_NAME* name);
 
 // "AB:CD:..." — the form `openssl x509 -fingerprint -sha256` prints.
 std::string colon_hex(const std::string& lowercase_hex);

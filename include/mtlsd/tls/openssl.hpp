@@ -31,7 +31,4 @@ std::string drain_errors(const std::string& fallback = "unknown OpenSSL error");
 // "2026-11-23T18:39:36Z"; empty for a null time.
 std::string iso8601(const ASN1_TIME* time);
 
-// X509_NAME in RFC 2253 form, UTF-8, safe to log.
-std::string name_text(const X509_NAME* name);
-
 }  // namespace mtlsd::ossl
