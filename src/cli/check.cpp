@@ -16,7 +16,8 @@ void print_whitelist(std::ostream& out, const service_config& s) {
     out << "  whitelist      none: any certificate that chains to the truststore\n";
     return;
   }
-  out << "  whitelist      " << s.allow->size() << " rules (a certificate matching any one is admitted)\n";
+  out << "  whitelist      " << s.allow->size() << (s.allow->size() == 1 ? " rule" : " rules")
+      << " (a certificate matching any one is admitted)\n";
   const std::pair<const char*, const std::vector<std::string>*> fields[] = {
       {"cn", &s.allow->cn},   {"ou", &s.allow->ou},   {"o", &s.allow->o},         {"dns", &s.allow->dns},
       {"uri", &s.allow->uri}, {"ip", &s.allow->ip},   {"email", &s.allow->email}, {"sha256", &s.allow->sha256}};
@@ -47,7 +48,7 @@ void print_summary(std::ostream& out, const validated_config& v) {
           << (cert.expired ? ", EXPIRED" : "") << ")\n";
       if (s.verify_client != verify_client_mode::none) {
         out << "  truststore     " << entry->tls->truststore_size()
-            << (entry->tls->truststore_size() == 1 ? " CA certificate" : " CA certificates") << " from "
+            << (entry->tls->truststore_size() == 1 ? " certificate" : " certificates") << " from "
             << s.truststore.string() << '\n';
         print_whitelist(out, s);
       }

@@ -1,6 +1,8 @@
 #include "cli/validated_config.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <tuple>
 
 namespace mtlsd::cli {
 
@@ -14,6 +16,10 @@ validated_config load_and_validate(const std::filesystem::path& file) {
   // `mtlsd check` reports a mismatched key next to a bad enum.
   auto rt = proxy::build_runtime(v.cfg, v.errors);
   if (v.errors.empty()) v.runtime = std::move(rt);
+  // File problems are found after the TOML ones; list all in file order.
+  std::stable_sort(v.errors.begin(), v.errors.end(), [](const config_error& a, const config_error& b) {
+    return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
+  });
   return v;
 }
 

@@ -139,10 +139,17 @@ bool is_ipv4_literal(const std::string& host) {
 
 // Whether binding both would clash: equal hosts, or a wildcard that covers the
 // other (Linux binds "::" dual-stack, so it covers IPv4 too).
+// Listeners bind IPv6 addresses IPv6-only, so "::" overlaps only IPv6 hosts
+// and "0.0.0.0" only IPv4 hosts; "[::]:443" and "0.0.0.0:443" coexist.
 bool same_listener(const endpoint_address& a, const endpoint_address& b) {
   if (a.port != b.port || a.port == 0) return false;
-  if (a.host == b.host || a.host == "::" || b.host == "::") return true;
-  return (a.host == "0.0.0.0" && is_ipv4_literal(b.host)) || (b.host == "0.0.0.0" && is_ipv4_literal(a.host));
+  if (a.host == b.host) return true;
+  const auto covers = [](const endpoint_address& wildcard, const endpoint_address& other) {
+    if (wildcard.host == "0.0.0.0") return is_ipv4_literal(other.host);
+    if (wildcard.host == "::") return other.host_is_ipv6_literal();
+    return false;
+  };
+  return covers(a, b) || covers(b, a);
 }
 
 std::string describe(const service_config& svc) {

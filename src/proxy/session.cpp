@@ -110,6 +110,8 @@ asio::awaitable<void> session::run() {
   }
   phase_ = phase::done;
   watchdog_.cancel();
+  const bool ended_by_us = close_reason_ == close_reason::idle_timeout || close_reason_ == close_reason::shutdown;
+  if (ended_by_us && client_tls_ && !tls_version_.empty()) client_tls_->try_close_notify();
   log_access();
 }
 
@@ -137,11 +139,12 @@ asio::awaitable<void> session::run_tls() {
       ERR_clear_error();
       verdict_.refuse(rejection_reason::timeout, "handshake not completed within " +
                                                      format_duration(service_->config.handshake_timeout));
+    } else if (BIO_number_read(SSL_get_rbio(client.native())) == 0) {
+      ERR_clear_error();
+      silent_probe_ = true;
+      verdict_.refuse(rejection_reason::other, "client closed the connection without sending a ClientHello");
     } else {
       tls::explain_failure(client.native(), verdict_);
-    }
-    if (!verdict_.identity) {
-      if (X509* peer = SSL_get0_peer_certificate(client.native())) verdict_.identity = extract_identity(peer);
     }
     log_handshake_failure();
     end(close_reason::handshake_failed);
@@ -329,7 +332,9 @@ void session::cancel_backend() {
 }
 
 void session::log_handshake_failure() const {
-  log::warn(log::record("handshake_failed")
+  // Load-balancer TCP checks and port scans connect and close without a byte;
+  // they are not failed handshakes worth a warning every few seconds.
+  log::emit(silent_probe_ ? log_level::info : log_level::warn, log::record("handshake_failed")
                 .add("conn", id_)
                 .add("svc", service_->config.name)
                 .add("peer", peer_)

@@ -119,6 +119,12 @@ asio::awaitable<error_code> stream::shutdown_send() {
   }
 }
 
+void stream::try_close_notify() {
+  ERR_clear_error();
+  SSL_shutdown(ssl_.get());
+  ERR_clear_error();
+}
+
 void stream::cancel() {
   cancelled_ = true;
   error_code ignored;

@@ -105,6 +105,10 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   X509* cert = X509_STORE_CTX_get_current_cert(store);
   if (!preverify_ok) {
     const int error = X509_STORE_CTX_get_error(store);
+    // The access line names whoever was refused, whatever the reason.
+    if (!verdict->identity) {
+      if (X509* leaf = X509_STORE_CTX_get0_cert(store)) verdict->identity = extract_identity(leaf);
+    }
     verdict->refuse(classify_verify_error(error), describe(error, cert, depth, verdict->context));
     return 0;
   }

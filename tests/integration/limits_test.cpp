@@ -43,6 +43,21 @@ TEST_F(limits, silent_client_is_closed_at_handshake_timeout) {
   EXPECT_EQ(backend.accepted(), 0u);
 }
 
+TEST_F(limits, connect_and_close_probe_is_logged_at_info_not_as_a_warning) {
+  loopback_server backend(echo_handler());
+  auto& d = start_one(backend, {});
+  {
+    std::string error;
+    fd_guard sock{tcp_connect(loopback, port(), 5s, &error)};
+    ASSERT_GE(sock.fd, 0) << error;
+  }  // closed without a byte, as a load balancer's TCP check does
+  const auto failed = d.wait_event("handshake_failed");
+  EXPECT_EQ(failed.level, "info");
+  EXPECT_EQ(failed.get("reason"), "other");
+  EXPECT_NE(failed.get("detail").find("without sending a ClientHello"), std::string::npos) << failed.get("detail");
+  EXPECT_EQ(backend.accepted(), 0u);
+}
+
 TEST_F(limits, client_stalling_inside_client_hello_is_closed_at_handshake_timeout) {
   loopback_server backend(echo_handler());
   auto& d = start_one(backend, {R"(handshake_timeout = "1s")"});
@@ -75,6 +90,8 @@ TEST_F(limits, idle_connection_is_closed_at_idle_timeout) {
   auto end = client.read_until_eof();
   const auto idle_for = clock_type::now() - idle_since;
   EXPECT_NE(end.end, read_end::timeout) << "still open 6 s into a 1 s idle timeout";
+  // A deliberate close, not a truncation: the client gets close_notify.
+  EXPECT_EQ(end.end, read_end::close_notify) << to_string(end.end) << " " << end.error;
   EXPECT_TRUE(end.data.empty());
   EXPECT_GE(idle_for, 800ms);
   EXPECT_LE(idle_for, 5s);

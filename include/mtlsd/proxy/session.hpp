@@ -111,6 +111,7 @@ class session : public std::enable_shared_from_this<session> {
 
   phase phase_ = phase::handshake;
   bool deadline_passed_ = false;
+  bool silent_probe_ = false;  // closed without sending a byte
   close_reason close_reason_ = close_reason::none;
   tls::handshake_verdict verdict_;
 

@@ -39,6 +39,11 @@ class stream {
   // Ends every pending operation, and every later one, with operation_aborted.
   void cancel();
 
+  // One non-blocking attempt at close_notify, for endings that must not wait
+  // (idle timeout, shutdown): the peer can then tell a deliberate close from
+  // a truncation whenever the socket has room, and we close either way.
+  void try_close_notify();
+
   SSL* native() const { return ssl_.get(); }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
 
