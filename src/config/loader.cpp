@@ -51,6 +51,8 @@ server_config read_server(diagnostics& diag, const toml::table& table) {
       if (auto v = read_integer(diag, node, key, 1, std::numeric_limits<std::int64_t>::max())) {
         server.max_connections = static_cast<std::size_t>(*v);
       }
+    } else if (name == "workers") {
+      if (auto v = read_integer(diag, node, key, 0, 256)) server.workers = static_cast<std::size_t>(*v);
     } else if (name == "drain_timeout") {
       // "0s" is meaningful: stop at once without waiting for connections.
       if (auto v = read_duration(diag, node, key, true)) server.drain_timeout = *v;

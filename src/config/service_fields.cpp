@@ -19,7 +19,8 @@ constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "allow"};
 
-constexpr std::string_view server_only_keys[] = {"log_level", "log_format", "max_connections", "drain_timeout"};
+constexpr std::string_view server_only_keys[] = {"log_level", "log_format", "max_connections", "drain_timeout",
+                                                 "workers"};
 
 // Keys that identify one service and so cannot have a shared default.
 constexpr std::string_view per_service_only[] = {"name", "accept", "connect"};

@@ -17,17 +17,7 @@ using asio::ip::tcp;
 
 namespace {
 
-tcp::endpoint resolve_listen_address(asio::io_context& io, const endpoint_address& address) {
-  error_code ec;
-  const auto literal = asio::ip::make_address(address.host, ec);
-  if (!ec) return {literal, address.port};
-  // Start-up may block; names here are rare ("localhost") and resolved once.
-  tcp::resolver resolver(io);
-  auto results = resolver.resolve(address.host, std::to_string(address.port), tcp::resolver::passive, ec);
-  if (ec || results.empty())
-    throw std::runtime_error("cannot resolve " + address.host + ": " + (ec ? ec.message() : "no address"));
-  return results.begin()->endpoint();
-}
+using reuse_port_option = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 bool out_of_resources(const error_code& ec) {
   return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
@@ -36,19 +26,35 @@ bool out_of_resources(const error_code& ec) {
 
 }  // namespace
 
+tcp::endpoint listener::resolve(asio::io_context& io, const service_runtime& service) {
+  const endpoint_address& address = service.config.accept;
+  error_code ec;
+  const auto literal = asio::ip::make_address(address.host, ec);
+  if (!ec) return {literal, address.port};
+  // Start-up may block; names here are rare ("localhost") and resolved once.
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(address.host, std::to_string(address.port), tcp::resolver::passive, ec);
+  if (ec || results.empty())
+    throw std::runtime_error("service " + service.config.name + ": cannot resolve " + address.host + ": " +
+                             (ec ? ec.message() : "no address"));
+  return results.begin()->endpoint();
+}
+
 listener::listener(asio::io_context& io, runtime& rt, std::shared_ptr<service_runtime> service,
-                   session_registry& registry)
+                   session_registry& registry, const tcp::endpoint& endpoint, bool reuse_port)
     : runtime_(rt), service_(std::move(service)), registry_(registry), acceptor_(io), backoff_(io) {
   const auto& address = service_->config.accept;
   const auto fail = [&](const std::string& what, const error_code& ec) {
     throw std::runtime_error("service " + service_->config.name + ": cannot " + what + " " + address.host_port() +
                              ": " + ec.message());
   };
-  const tcp::endpoint endpoint = resolve_listen_address(io, address);
   error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
   if (ec) fail("open a socket for", ec);
   acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  // Only with several workers: with one, a second mtlsd started by mistake
+  // on the same address must fail with "address in use", not share it.
+  if (reuse_port) acceptor_.set_option(reuse_port_option(true), ec);
   // "[::]" means IPv6 only; an IPv4 service is its own [[service]] block.
   if (endpoint.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true), ec);
   acceptor_.bind(endpoint, ec);

@@ -4,8 +4,10 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 
 #include <csignal>
+#include <thread>
 
 #include "mtlsd/log/logging.hpp"
 #include "mtlsd/proxy/endpoint_text.hpp"
@@ -43,28 +45,52 @@ const char* signal_name(int number) {
   }
 }
 
+std::size_t worker_count(std::size_t configured) {
+  if (configured != 0) return configured;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
 }  // namespace
 
 server::server(std::unique_ptr<runtime> rt) : runtime_(std::move(rt)) {}
 
+server::~server() {
+  // Normally the workers have finished; after a failed bind they never started.
+  for (auto& w : workers_) w->join();
+}
+
 void server::bind() {
   raise_descriptor_limit(runtime_->server.max_connections);
-  for (const auto& service : runtime_->services)
-    listeners_.push_back(std::make_unique<listener>(io_, *runtime_, service, registry_));
+  const std::size_t count = worker_count(runtime_->server.workers);
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  for (const auto& service : runtime_->services) endpoints.push_back(listener::resolve(io_, *service));
+  for (std::size_t i = 0; i < count; ++i) {
+    auto w = std::make_unique<worker>(*runtime_);
+    w->bind(endpoints, count > 1);
+    // Port 0: the first worker's socket picked the port; the others join it.
+    if (i == 0)
+      for (std::size_t s = 0; s < endpoints.size(); ++s) endpoints[s] = w->local_endpoint(s);
+    workers_.push_back(std::move(w));
+  }
 }
 
 int server::run() {
-  for (const auto& l : listeners_) {
+  for (std::size_t s = 0; s < runtime_->services.size(); ++s) {
+    const auto& service = *runtime_->services[s];
     log::info(log::record("listening")
-                  .add("svc", l->service().config.name)
-                  .add("addr", to_text(l->local_endpoint()))
-                  .add("tls", l->service().tls != nullptr)
-                  .add("backend", l->service().config.connect.host_port()));
-    asio::co_spawn(io_, l->accept_loop(), asio::detached);
+                  .add("svc", service.config.name)
+                  .add("addr", to_text(workers_.front()->local_endpoint(s)))
+                  .add("tls", service.tls != nullptr)
+                  .add("backend", service.config.connect.host_port()));
   }
-  log::info(log::record("ready").add("services", static_cast<std::uint64_t>(listeners_.size())));
+  for (auto& w : workers_) w->start();
+  log::info(log::record("ready")
+                .add("services", static_cast<std::uint64_t>(runtime_->services.size()))
+                .add("workers", static_cast<std::uint64_t>(workers_.size())));
   wait_for_signal();
   io_.run();
+  for (auto& w : workers_) w->join();
   log::info(log::record("stopped"));
   return 0;
 }
@@ -77,8 +103,8 @@ void server::wait_for_signal() {
     } else {
       log::warn(log::record("drain_aborted")
                     .add("signal", signal_name(number))
-                    .add("connections", static_cast<std::uint64_t>(registry_.size())));
-      registry_.stop_all();
+                    .add("connections", static_cast<std::uint64_t>(runtime_->connections.active())));
+      for (auto& w : workers_) w->stop_sessions();
     }
     if (!finished_) wait_for_signal();
   });
@@ -86,25 +112,29 @@ void server::wait_for_signal() {
 
 void server::begin_drain(int signal_number) {
   draining_ = true;
-  for (auto& l : listeners_) l->close();
-  const auto live = registry_.size();
   log::info(log::record("draining")
                 .add("signal", signal_name(signal_number))
-                .add("connections", static_cast<std::uint64_t>(live))
+                .add("connections", static_cast<std::uint64_t>(runtime_->connections.active()))
                 .add("timeout", format_duration(runtime_->server.drain_timeout)));
-  if (live == 0) return finish();
-  registry_.when_empty([this] { finish(); });
+  busy_workers_ = workers_.size();
+  // Each worker reports from its own thread; the count lives on this one.
+  for (auto& w : workers_) w->begin_drain([this] { asio::post(io_, [this] { worker_idle(); }); });
   drain_timer_.expires_after(runtime_->server.drain_timeout);
   drain_timer_.async_wait([this](const error_code& ec) {
     if (ec) return;
-    log::warn(log::record("drain_timeout").add("connections", static_cast<std::uint64_t>(registry_.size())));
-    registry_.stop_all();
+    log::warn(log::record("drain_timeout")
+                  .add("connections", static_cast<std::uint64_t>(runtime_->connections.active())));
+    for (auto& w : workers_) w->stop_sessions();
   });
 }
 
+void server::worker_idle() {
+  if (--busy_workers_ == 0) finish();
+}
+
 void server::finish() {
-  // With the listeners, the signal wait and the timer gone, run() returns as
-  // soon as the last session's coroutine has completed.
+  // With the signal wait and the timer gone, run() returns; the workers'
+  // loops end by themselves once their listeners and sessions are gone.
   finished_ = true;
   error_code ignored;
   signals_.cancel(ignored);

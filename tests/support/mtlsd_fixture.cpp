@@ -3,6 +3,8 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 namespace mtlsd::test {
@@ -76,9 +78,17 @@ std::string toml_array(const std::vector<std::string>& values) {
 
 std::string render_config(const config_spec& spec) {
   std::ostringstream out;
-  if (!spec.server_lines.empty()) {
+  // MTLSD_TEST_WORKERS runs the whole suite at a chosen worker count; unset,
+  // the daemon's default applies (one worker per core).
+  std::vector<std::string> server_lines = spec.server_lines;
+  if (const char* workers = std::getenv("MTLSD_TEST_WORKERS")) {
+    const bool explicit_workers = std::any_of(server_lines.begin(), server_lines.end(),
+                                              [](const std::string& l) { return l.rfind("workers", 0) == 0; });
+    if (!explicit_workers) server_lines.push_back(std::string("workers = ") + workers);
+  }
+  if (!server_lines.empty()) {
     out << "[server]\n";
-    for (const auto& l : spec.server_lines) out << l << '\n';
+    for (const auto& l : server_lines) out << l << '\n';
     out << '\n';
   }
   if (!spec.defaults_lines.empty()) {

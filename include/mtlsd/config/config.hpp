@@ -46,6 +46,7 @@ struct server_config {
   log_format format = log_format::text;
   std::size_t max_connections = 10000;
   duration drain_timeout = std::chrono::seconds(30);
+  std::size_t workers = 0;  // event-loop threads; 0: one per CPU core
 };
 
 struct service_config {

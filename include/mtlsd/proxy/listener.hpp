@@ -17,9 +17,14 @@ namespace mtlsd::proxy {
 
 class listener {
  public:
-  // Binds and listens; throws std::runtime_error naming the service and address.
+  // Binds `endpoint` and listens; throws std::runtime_error naming the service
+  // and address. With `reuse_port`, every worker binds its own socket to the
+  // same address and the kernel spreads new connections across them.
   listener(boost::asio::io_context& io, runtime& rt, std::shared_ptr<service_runtime> service,
-           session_registry& registry);
+           session_registry& registry, const boost::asio::ip::tcp::endpoint& endpoint, bool reuse_port);
+
+  // The address a service's accept names, resolved once at start-up.
+  static boost::asio::ip::tcp::endpoint resolve(boost::asio::io_context& io, const service_runtime& service);
 
   boost::asio::awaitable<void> accept_loop();
   void close();

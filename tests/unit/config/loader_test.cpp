@@ -362,5 +362,25 @@ TEST(config_values, allow_rules_size_counts_every_field) {
   EXPECT_FALSE(rules.empty());
 }
 
+// [server] workers: the number of event-loop threads.
+TEST_F(loader_test, workers_defaults_to_zero_meaning_one_per_core) {
+  const load_result r = load(minimal_tcp_service);
+  ASSERT_TRUE(r.ok()) << describe(r.errors);
+  EXPECT_EQ(r.cfg.server.workers, 0u);
+}
+
+TEST_F(loader_test, workers_takes_a_count) {
+  const load_result r = load(std::string("[server]\nworkers = 4\n") + std::string(minimal_tcp_service));
+  ASSERT_TRUE(r.ok()) << describe(r.errors);
+  EXPECT_EQ(r.cfg.server.workers, 4u);
+}
+
+TEST_F(loader_test, workers_out_of_range_or_of_the_wrong_type_is_an_error) {
+  EXPECT_TRUE(has_only_error(load(std::string("[server]\nworkers = 257\n") + std::string(minimal_tcp_service)), 2, 11,
+                             "server.workers", "must be between 0 and 256 (got 257)"));
+  EXPECT_TRUE(has_only_error(load(std::string("[server]\nworkers = \"2\"\n") + std::string(minimal_tcp_service)), 2,
+                             11, "server.workers", "expected an integer, got string"));
+}
+
 }  // namespace
 }  // namespace mtlsd::test
