@@ -1,5 +1,6 @@
 #include "mtlsd/proxy/server.hpp"
 
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -84,7 +85,17 @@ int server::run() {
                   .add("tls", service.tls != nullptr)
                   .add("backend", service.config.connect.host_port()));
   }
-  for (auto& w : workers_) w->start();
+  {
+    // Workers inherit this mask: stop signals always reach the main thread,
+    // whose io_context owns the signal_set, never a worker parked in epoll.
+    sigset_t stop_signals, previous;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
+    for (auto& w : workers_) w->start();
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  }
   log::info(log::record("ready")
                 .add("services", static_cast<std::uint64_t>(runtime_->services.size()))
                 .add("workers", static_cast<std::uint64_t>(workers_.size())));
