@@ -30,7 +30,6 @@ class listener {
   void close();
 
   boost::asio::ip::tcp::endpoint local_endpoint() const;
-  const service_runtime& service() const { return *service_; }
 
  private:
   void refuse(boost::asio::ip::tcp::socket& socket, limit_scope scope);
