@@ -21,10 +21,6 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-// Per direction. 16 KiB is one maximal TLS record: reading less would split
-// records across reads, reading more gains nothing.
-constexpr std::size_t splice_buffer_size = 16 * 1024;
-
 // After refusing a client, how long (and how much) we keep reading before
 // closing. Closing a socket with unread input makes the kernel send RST,
 // which can overtake our alert; a TLS 1.3 client has usually sent its first
@@ -243,9 +239,8 @@ asio::awaitable<void> session::splice(ClientStream& client, tcp_stream& backend)
 
 template <typename Source, typename Sink>
 asio::awaitable<void> session::direction(Source& from, Sink& to, bool client_to_backend) {
-  auto buffer = std::make_unique<char[]>(splice_buffer_size);
   pump_state state{0, &last_activity_};
-  const pump_end outcome = co_await pump(from, to, std::span<char>(buffer.get(), splice_buffer_size), state);
+  const pump_end outcome = co_await pump(from, to, state);
   (client_to_backend ? bytes_from_client_ : bytes_to_client_) = state.bytes;
   switch (outcome) {
     case pump_end::source_eof:

@@ -71,6 +71,14 @@ asio::awaitable<error_code> stream::accept() {
   }
 }
 
+asio::awaitable<error_code> stream::wait_readable() {
+  if (cancelled_) co_return asio::error::operation_aborted;
+  if (SSL_has_pending(ssl_.get())) co_return error_code{};
+  auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+  if (!ec && cancelled_) ec = asio::error::operation_aborted;
+  co_return ec;
+}
+
 asio::awaitable<std::pair<error_code, std::size_t>> stream::read_some(asio::mutable_buffer buffer) {
   for (;;) {
     if (cancelled_) co_return std::pair{error_code(asio::error::operation_aborted), std::size_t{0}};

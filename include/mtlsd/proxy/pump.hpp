@@ -1,16 +1,19 @@
 #pragma once
 // One direction of a proxied connection: read from one stream, write to the
-// other, until the source ends or either side fails. The buffer is the only
-// storage, so a slow reader stops us reading (backpressure) instead of making
-// us buffer. A clean end of the source is passed on as a half-close.
+// other, until the source ends or either side fails. A buffer is borrowed only
+// once the source is readable and returned once its bytes are written, so an
+// idle direction holds none; while borrowed it is the only storage, so a slow
+// reader stops us reading (backpressure) instead of making us buffer. A clean
+// end of the source is passed on as a half-close.
 
 #include <chrono>
 #include <cstdint>
-#include <span>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
+
+#include "mtlsd/proxy/buffer_pool.hpp"
 
 namespace mtlsd::proxy {
 
@@ -26,8 +29,11 @@ struct pump_state {
 };
 
 template <typename Source, typename Sink>
-boost::asio::awaitable<pump_end> pump(Source& from, Sink& to, std::span<char> buffer, pump_state& state) {
+boost::asio::awaitable<pump_end> pump(Source& from, Sink& to, pump_state& state) {
   for (;;) {
+    if (auto ec = co_await from.wait_readable()) co_return pump_end::source_error;
+    lent_buffer lent;
+    const auto buffer = lent.bytes();
     auto [read_ec, n] = co_await from.read_some(boost::asio::buffer(buffer.data(), buffer.size()));
     if (read_ec == boost::asio::error::eof) {
       if (auto ec = co_await to.shutdown_send()) co_return pump_end::sink_error;

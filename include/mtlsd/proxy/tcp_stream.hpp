@@ -20,6 +20,15 @@ class tcp_stream {
  public:
   explicit tcp_stream(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
 
+  // Completes when read_some would find bytes (or the end) without waiting.
+  boost::asio::awaitable<error_code> wait_readable() {
+    if (cancelled_) co_return error_code(boost::asio::error::operation_aborted);
+    auto [ec] = co_await socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                                            boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (!ec && cancelled_) ec = boost::asio::error::operation_aborted;
+    co_return ec;
+  }
+
   boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(boost::asio::mutable_buffer buffer) {
     if (cancelled_) co_return std::pair{error_code(boost::asio::error::operation_aborted), std::size_t{0}};
     auto [ec, n] = co_await socket_.async_read_some(buffer, boost::asio::as_tuple(boost::asio::use_awaitable));

@@ -30,6 +30,10 @@ class stream {
   // explain_failure() (handshake_verdict.hpp).
   boost::asio::awaitable<error_code> accept();
 
+  // Completes when read_some has something to work on: decrypted bytes
+  // already buffered by OpenSSL, or bytes (or the end) on the socket. A
+  // partial record still makes read_some wait for the rest.
+  boost::asio::awaitable<error_code> wait_readable();
   // Ends with asio::error::eof when the peer sent close_notify (or closed TCP).
   boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(boost::asio::mutable_buffer buffer);
   boost::asio::awaitable<error_code> write_all(boost::asio::const_buffer buffer);
