@@ -4,14 +4,12 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
 
 #include "mtlsd/log/logging.hpp"
 #include "mtlsd/proxy/endpoint_text.hpp"
-#include "mtlsd/proxy/pump.hpp"
 
 namespace mtlsd::proxy {
 
@@ -102,8 +100,13 @@ asio::awaitable<void> session::run() {
     co_await run_tls();
   } else {
     auto& client = client_tcp_.emplace(std::move(client_socket_));
-    co_await connect_and_splice(client);
+    co_await connect_then_relay(client);
   }
+  // From here on the relay's callbacks keep the session and finish it.
+  if (phase_ != phase::splice) finish();
+}
+
+void session::finish() {
   phase_ = phase::done;
   watchdog_.cancel();
   const bool ended_by_us = close_reason_ == close_reason::idle_timeout || close_reason_ == close_reason::shutdown;
@@ -148,7 +151,7 @@ asio::awaitable<void> session::run_tls() {
     co_return;
   }
   record_tls_details();
-  co_await connect_and_splice(client);
+  co_await connect_then_relay(client);
 }
 
 void session::record_tls_details() {
@@ -164,8 +167,7 @@ void session::record_tls_details() {
     verify_status_ = peer ? "ok" : "anonymous";
 }
 
-template <typename ClientStream>
-asio::awaitable<void> session::connect_and_splice(ClientStream& client) {
+asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
   enter(phase::connect, clock::now() + service_->config.connect_timeout);
   const error_code ec = co_await connect_backend();
   if (ec) {
@@ -181,10 +183,10 @@ asio::awaitable<void> session::connect_and_splice(ClientStream& client) {
                                                  : ec.message()));
     end(why);
     // Tell the client we are done rather than leave it waiting.
-    if (!co_await client.shutdown_send()) co_await linger(client.socket());
+    if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
     co_return;
   }
-  co_await splice(client, *backend_);
+  start_relay(client);
 }
 
 asio::awaitable<error_code> session::connect_backend() {
@@ -229,34 +231,41 @@ asio::awaitable<void> session::linger(tcp::socket& socket) {
   }
 }
 
-template <typename ClientStream>
-asio::awaitable<void> session::splice(ClientStream& client, tcp_stream& backend) {
-  using namespace asio::experimental::awaitable_operators;
+void session::start_relay(byte_stream& client) {
   last_activity_ = clock::now();
   enter(phase::splice, last_activity_ + service_->config.idle_timeout);
-  co_await (direction(client, backend, true) && direction(backend, client, false));
+  relays_running_ = 2;
+  auto& upstream = upstream_.emplace(client, *backend_, last_activity_);
+  auto& downstream = downstream_.emplace(*backend_, client, last_activity_);
+  upstream.start(shared_from_this(), &session::upstream_ended, this);
+  downstream.start(shared_from_this(), &session::downstream_ended, this);
 }
 
-template <typename Source, typename Sink>
-asio::awaitable<void> session::direction(Source& from, Sink& to, bool client_to_backend) {
-  pump_state state{0, &last_activity_};
-  const pump_end outcome = co_await pump(from, to, state);
-  (client_to_backend ? bytes_from_client_ : bytes_to_client_) = state.bytes;
-  switch (outcome) {
-    case pump_end::source_eof:
+void session::upstream_ended(void* self, relay_end how) { static_cast<session*>(self)->relay_ended(true, how); }
+
+void session::downstream_ended(void* self, relay_end how) { static_cast<session*>(self)->relay_ended(false, how); }
+
+void session::relay_ended(bool client_to_backend, relay_end how) {
+  if (client_to_backend)
+    bytes_from_client_ = upstream_->bytes();
+  else
+    bytes_to_client_ = downstream_->bytes();
+  switch (how) {
+    case relay_end::source_eof:
       end(client_to_backend ? close_reason::client_closed : close_reason::backend_closed);
       break;
-    case pump_end::source_error:
+    case relay_end::source_error:
       end(client_to_backend ? close_reason::client_error : close_reason::backend_error);
       cancel_client();
       cancel_backend();
       break;
-    case pump_end::sink_error:
+    case relay_end::sink_error:
       end(client_to_backend ? close_reason::backend_error : close_reason::client_error);
       cancel_client();
       cancel_backend();
       break;
   }
+  if (--relays_running_ == 0) finish();
 }
 
 void session::enter(phase p, clock::time_point deadline) {

@@ -71,14 +71,6 @@ asio::awaitable<error_code> stream::accept() {
   }
 }
 
-asio::awaitable<error_code> stream::wait_readable() {
-  if (cancelled_) co_return asio::error::operation_aborted;
-  if (SSL_has_pending(ssl_.get())) co_return error_code{};
-  auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
-  if (!ec && cancelled_) ec = asio::error::operation_aborted;
-  co_return ec;
-}
-
 asio::awaitable<std::pair<error_code, std::size_t>> stream::read_some(asio::mutable_buffer buffer) {
   for (;;) {
     if (cancelled_) co_return std::pair{error_code(asio::error::operation_aborted), std::size_t{0}};
@@ -125,6 +117,41 @@ asio::awaitable<error_code> stream::shutdown_send() {
     if (after_call(ret, false, ec) == progress::failed) co_return ec;
     if (auto wait_ec = co_await wait_ready()) co_return wait_ec;
   }
+}
+
+io_step stream::step_of(int ret, std::size_t bytes) {
+  io_step step;
+  switch (after_call(ret, false, step.error)) {
+    case progress::done:
+      step.bytes = bytes;
+      break;
+    case progress::again:
+      step.status = pending_ == SSL_ERROR_WANT_WRITE ? io_status::want_write : io_status::want_read;
+      break;
+    case progress::failed:
+      step.status = step.error == asio::error::eof ? io_status::eof : io_status::failed;
+      break;
+  }
+  return step;
+}
+
+io_step stream::read_now(void* data, std::size_t size) {
+  std::size_t n = 0;
+  const int ret = SSL_read_ex(ssl_.get(), data, size, &n);
+  return step_of(ret, n);
+}
+
+io_step stream::write_now(const void* data, std::size_t size) {
+  std::size_t n = 0;
+  const int ret = SSL_write_ex(ssl_.get(), data, size, &n);
+  return step_of(ret, n);
+}
+
+io_step stream::shutdown_now() {
+  ERR_clear_error();
+  const int ret = SSL_shutdown(ssl_.get());
+  // 0: our close_notify is out and the peer's not yet read — all we want.
+  return step_of(ret >= 0 ? 1 : ret, 0);
 }
 
 void stream::try_close_notify() {

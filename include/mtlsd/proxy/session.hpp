@@ -2,8 +2,9 @@
 // One client connection from accept to close:
 //   handshake (verify + whitelist) -> connect backend -> splice -> access log line.
 // The session owns both sockets. It is kept alive by the coroutine that runs
-// it (run() holds a shared_ptr to itself); the registry holds only a raw
-// pointer so that shutdown can stop it. Everything runs on one executor.
+// it (run() holds a shared_ptr to itself) until splicing starts, then by the
+// relay's pending waits; the registry holds only a raw pointer so that
+// shutdown can stop it. Everything runs on one executor.
 
 #include <chrono>
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "mtlsd/proxy/limits.hpp"
+#include "mtlsd/proxy/relay.hpp"
 #include "mtlsd/proxy/runtime.hpp"
 #include "mtlsd/proxy/tcp_stream.hpp"
 #include "mtlsd/tls/handshake_verdict.hpp"
@@ -77,14 +79,17 @@ class session : public std::enable_shared_from_this<session> {
   enum class phase { handshake, connect, splice, linger, done };
 
   boost::asio::awaitable<void> run_tls();
-  template <typename ClientStream>
-  boost::asio::awaitable<void> connect_and_splice(ClientStream& client);
+  boost::asio::awaitable<void> connect_then_relay(byte_stream& client);
   boost::asio::awaitable<error_code> connect_backend();
   boost::asio::awaitable<void> linger(boost::asio::ip::tcp::socket& socket);
-  template <typename ClientStream>
-  boost::asio::awaitable<void> splice(ClientStream& client, tcp_stream& backend);
-  template <typename Source, typename Sink>
-  boost::asio::awaitable<void> direction(Source& from, Sink& to, bool client_to_backend);
+  // Splicing runs on readiness callbacks (relay.hpp), not in the coroutine:
+  // an idle connection then costs two pending waits instead of a stack of
+  // coroutine frames.
+  void start_relay(byte_stream& client);
+  static void upstream_ended(void* self, relay_end how);
+  static void downstream_ended(void* self, relay_end how);
+  void relay_ended(bool client_to_backend, relay_end how);
+  void finish();  // closes the books: one access line
 
   void enter(phase p, std::chrono::steady_clock::time_point deadline);
   void arm_watchdog(std::chrono::steady_clock::time_point deadline);
@@ -107,6 +112,9 @@ class session : public std::enable_shared_from_this<session> {
   boost::asio::ip::tcp::socket backend_socket_;  // until connected
   std::optional<boost::asio::ip::tcp::resolver> resolver_;
   std::optional<tcp_stream> backend_;
+  std::optional<relay> upstream_;    // client -> backend
+  std::optional<relay> downstream_;  // backend -> client
+  int relays_running_ = 0;
   boost::asio::steady_timer watchdog_;
 
   phase phase_ = phase::handshake;

@@ -16,13 +16,14 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "mtlsd/tls/byte_stream.hpp"
 #include "mtlsd/tls/openssl.hpp"
 
 namespace mtlsd::tls {
 
 using error_code = boost::system::error_code;
 
-class stream {
+class stream final : public byte_stream {
  public:
   stream(boost::asio::ip::tcp::socket socket, ossl::ssl_ptr ssl);
 
@@ -30,15 +31,17 @@ class stream {
   // explain_failure() (handshake_verdict.hpp).
   boost::asio::awaitable<error_code> accept();
 
-  // Completes when read_some has something to work on: decrypted bytes
-  // already buffered by OpenSSL, or bytes (or the end) on the socket. A
-  // partial record still makes read_some wait for the rest.
-  boost::asio::awaitable<error_code> wait_readable();
   // Ends with asio::error::eof when the peer sent close_notify (or closed TCP).
   boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(boost::asio::mutable_buffer buffer);
   boost::asio::awaitable<error_code> write_all(boost::asio::const_buffer buffer);
   // Sends close_notify; does not wait for the peer's.
   boost::asio::awaitable<error_code> shutdown_send();
+
+  // byte_stream: single non-blocking attempts, for the relay.
+  io_step read_now(void* data, std::size_t size) override;
+  io_step write_now(const void* data, std::size_t size) override;
+  io_step shutdown_now() override;  // close_notify; never waits for the peer's
+  bool cancelled() const override { return cancelled_; }
 
   // Ends every pending operation, and every later one, with operation_aborted.
   void cancel();
@@ -49,11 +52,12 @@ class stream {
   void try_close_notify();
 
   SSL* native() const { return ssl_.get(); }
-  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  boost::asio::ip::tcp::socket& socket() override { return socket_; }
 
  private:
   enum class progress { done, again, failed };
   progress after_call(int ret, bool keep_error_queue, error_code& ec);
+  io_step step_of(int ret, std::size_t bytes);
   boost::asio::awaitable<error_code> wait_ready();
 
   boost::asio::ip::tcp::socket socket_;

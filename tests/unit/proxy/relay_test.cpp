@@ -1,8 +1,8 @@
-// pump(): one direction of a proxied connection between two tcp_streams over
+// relay: one direction of a proxied connection between two tcp_streams over
 // loopback. Everything runs on one io_context; the test's own peers are
 // coroutines on it too, so no thread and no sleep decides an outcome.
 
-#include "mtlsd/proxy/pump.hpp"
+#include "mtlsd/proxy/relay.hpp"
 
 #include <sys/socket.h>
 
@@ -56,40 +56,44 @@ std::string pattern(std::size_t size) {
   return s;
 }
 
-// The pump between `source` (fed by source_peer) and `sink` (drained by sink_peer).
-struct pump_rig {
+// The relay between `source` (fed by source_peer) and `sink` (drained by sink_peer).
+struct relay_rig {
   asio::io_context io;
   tcp::socket source_peer{io}, sink_peer{io};
   std::optional<tcp_stream> source, sink;
   clock_type::time_point last_activity = clock_type::time_point::min();
-  pump_state state{0, &last_activity};
-  std::optional<pump_end> end;
-  // Closes both peers once the pump has ended, ending whatever they still wait for.
+  std::optional<relay> under_test;
+  std::optional<relay_end> end;
+  // Closes both peers once the relay has ended, ending whatever they still wait for.
   bool close_peers_at_end = false;
+  // Stands in for the session the relay keeps alive while it waits.
+  std::shared_ptr<int> owner = std::make_shared<int>(0);
 
-  pump_rig() {
+  relay_rig() {
     auto [a, b] = connected_pair(io);
     source_peer = std::move(a);
     source.emplace(std::move(b));
     auto [c, d] = connected_pair(io);
     sink.emplace(std::move(c));
     sink_peer = std::move(d);
+    under_test.emplace(*source, *sink, last_activity);
   }
 
   void start() {
-    asio::co_spawn(io, run(), [](std::exception_ptr e) {
-      if (e) std::rethrow_exception(e);
-    });
+    under_test->start(owner, &relay_rig::ended, this);
   }
 
-  asio::awaitable<void> run() {
-    end = co_await pump(*source, *sink, state);
-    if (close_peers_at_end) {
+  static void ended(void* self, relay_end how) {
+    auto& rig = *static_cast<relay_rig*>(self);
+    rig.end = how;
+    if (rig.close_peers_at_end) {
       boost::system::error_code ignored;
-      source_peer.close(ignored);
-      sink_peer.close(ignored);
+      rig.source_peer.close(ignored);
+      rig.sink_peer.close(ignored);
     }
   }
+
+  std::uint64_t bytes() const { return under_test->bytes(); }
 
   // Runs until every handler is done; false when that took longer than `limit`.
   bool run_all(std::chrono::seconds limit = 30s) {
@@ -98,12 +102,12 @@ struct pump_rig {
   }
 };
 
-const char* name(std::optional<pump_end> end) {
+const char* name(std::optional<relay_end> end) {
   if (!end) return "still running";
   switch (*end) {
-    case pump_end::source_eof: return "source_eof";
-    case pump_end::source_error: return "source_error";
-    case pump_end::sink_error: return "sink_error";
+    case relay_end::source_eof: return "source_eof";
+    case relay_end::source_error: return "source_error";
+    case relay_end::sink_error: return "sink_error";
   }
   return "?";
 }
@@ -137,8 +141,8 @@ asio::awaitable<void> read_until_end(tcp::socket& socket, drained& out) {
   }
 }
 
-TEST(pump, forwards_every_byte_in_order_counts_them_and_passes_eof_on_as_fin) {
-  pump_rig rig;
+TEST(relay, forwards_every_byte_in_order_counts_them_and_passes_eof_on_as_fin) {
+  relay_rig rig;
   const std::string data = pattern(4 << 20);
   drained out;
   rig.start();
@@ -147,7 +151,7 @@ TEST(pump, forwards_every_byte_in_order_counts_them_and_passes_eof_on_as_fin) {
   ASSERT_TRUE(rig.run_all());
 
   EXPECT_STREQ(name(rig.end), "source_eof");
-  EXPECT_EQ(rig.state.bytes, data.size());
+  EXPECT_EQ(rig.bytes(), data.size());
   // FIN arrived, and only after all the data.
   EXPECT_EQ(out.end, asio::error::eof) << out.end.message();
   EXPECT_EQ(out.data.size(), data.size());
@@ -161,15 +165,16 @@ asio::awaitable<void> check_reverse_direction(tcp::socket& sink_peer, tcp_stream
   char buffer[64];
   std::size_t total = 0;
   for (int i = 0; total < reply.size() && i < 100; ++i) {
-    auto [ec, n] = co_await sink.read_some(asio::buffer(buffer + total, sizeof buffer - total));
+    auto [ec, n] = co_await sink.socket().async_read_some(asio::buffer(buffer + total, sizeof buffer - total),
+                                                          asio::as_tuple(asio::use_awaitable));
     if (ec) break;
     total += n;
   }
   got.assign(buffer, total);
 }
 
-TEST(pump, source_eof_half_closes_the_sink_and_leaves_the_other_direction_open) {
-  pump_rig rig;
+TEST(relay, source_eof_half_closes_the_sink_and_leaves_the_other_direction_open) {
+  relay_rig rig;
   drained out;
   rig.start();
   asio::co_spawn(rig.io, write_then_fin(rig.source_peer, "last request", 1024), asio::detached);
@@ -178,7 +183,7 @@ TEST(pump, source_eof_half_closes_the_sink_and_leaves_the_other_direction_open) 
   EXPECT_STREQ(name(rig.end), "source_eof");
   EXPECT_EQ(out.data, "last request");
   EXPECT_EQ(out.end, asio::error::eof) << out.end.message();
-  EXPECT_EQ(rig.state.bytes, 12u);
+  EXPECT_EQ(rig.bytes(), 12u);
 
   // Only our sending side is shut: the sink still reads what its peer sends.
   std::string reverse;
@@ -199,35 +204,35 @@ asio::awaitable<void> write_then_reset(tcp::socket& socket, std::string data) {
   reset(socket);
 }
 
-TEST(pump, reset_source_ends_with_source_error) {
-  pump_rig rig;
+TEST(relay, reset_source_ends_with_source_error) {
+  relay_rig rig;
   rig.start();
   reset(rig.source_peer);
   ASSERT_TRUE(rig.run_all());
   EXPECT_STREQ(name(rig.end), "source_error");
-  EXPECT_EQ(rig.state.bytes, 0u);
+  EXPECT_EQ(rig.bytes(), 0u);
 }
 
-TEST(pump, reset_source_mid_stream_ends_with_source_error_and_no_fin) {
-  pump_rig rig;
+TEST(relay, reset_source_mid_stream_ends_with_source_error_and_no_fin) {
+  relay_rig rig;
   rig.start();
   asio::co_spawn(rig.io, write_then_reset(rig.source_peer, "partial"), asio::detached);
   ASSERT_TRUE(rig.run_all());
   EXPECT_STREQ(name(rig.end), "source_error");
   // Whatever was read before the reset may have been forwarded...
-  EXPECT_LE(rig.state.bytes, 7u);
+  EXPECT_LE(rig.bytes(), 7u);
   // ...but a failed source is not an end of stream: the sink gets no FIN.
   rig.sink_peer.non_blocking(true);
   char buffer[64];
   boost::system::error_code ec;
   std::size_t got = 0;
   for (int i = 0; i < 10 && !ec; ++i) got += rig.sink_peer.read_some(asio::buffer(buffer), ec);
-  EXPECT_EQ(got, rig.state.bytes);
+  EXPECT_EQ(got, rig.bytes());
   EXPECT_EQ(ec, asio::error::would_block) << ec.message();
 }
 
-TEST(pump, reset_sink_ends_with_sink_error) {
-  pump_rig rig;
+TEST(relay, reset_sink_ends_with_sink_error) {
+  relay_rig rig;
   rig.close_peers_at_end = true;
   reset(rig.sink_peer);
   rig.start();
@@ -236,17 +241,17 @@ TEST(pump, reset_sink_ends_with_sink_error) {
   asio::co_spawn(rig.io, write_then_fin(rig.source_peer, data, 16 * 1024), asio::detached);
   ASSERT_TRUE(rig.run_all());
   EXPECT_STREQ(name(rig.end), "sink_error");
-  EXPECT_LT(rig.state.bytes, data.size());
+  EXPECT_LT(rig.bytes(), data.size());
 }
 
-TEST(pump, failed_half_close_of_the_sink_is_a_sink_error) {
-  pump_rig rig;
+TEST(relay, failed_half_close_of_the_sink_is_a_sink_error) {
+  relay_rig rig;
   rig.sink->socket().close();  // nothing can be sent on the sink any more, not even a FIN
   rig.start();
   asio::co_spawn(rig.io, write_then_fin(rig.source_peer, "", 1), asio::detached);
   ASSERT_TRUE(rig.run_all());
   EXPECT_STREQ(name(rig.end), "sink_error");
-  EXPECT_EQ(rig.state.bytes, 0u);
+  EXPECT_EQ(rig.bytes(), 0u);
 }
 
 // Writes without blocking until the socket is full, then waits for room; stops
@@ -276,8 +281,8 @@ int socket_option(tcp::socket& socket, int name) {
   return value;
 }
 
-TEST(pump, stops_reading_the_source_while_the_sink_does_not_read) {
-  pump_rig rig;
+TEST(relay, stops_reading_the_source_while_the_sink_does_not_read) {
+  relay_rig rig;
   // Fixed buffers on the sink side (no autotuning), so "what the sink side
   // can hold" is a known bound.
   rig.sink->socket().set_option(asio::socket_base::send_buffer_size(64 * 1024));
@@ -304,7 +309,7 @@ TEST(pump, stops_reading_the_source_while_the_sink_does_not_read) {
   EXPECT_FALSE(rig.end) << name(rig.end);
   EXPECT_LT(offered, cap) << "the source was drained: the pump did not stop reading";
   // What the pump took from the source: what it wrote plus at most one buffer.
-  const std::size_t taken_bound = rig.state.bytes + splice_buffer_size;
+  const std::size_t taken_bound = rig.bytes() + splice_buffer_size;
   EXPECT_LE(taken_bound, sink_side_capacity + splice_buffer_size);
   EXPECT_GT(offered, taken_bound) << "the source had nothing more to give; the test proves nothing";
   EXPECT_EQ(lent_buffers(), 1u) << "a stalled write keeps exactly its one buffer";
@@ -315,7 +320,7 @@ TEST(pump, stops_reading_the_source_while_the_sink_does_not_read) {
   rig.io.restart();
   ASSERT_TRUE(rig.run_all(60s));
   EXPECT_STREQ(name(rig.end), "source_eof");
-  EXPECT_EQ(rig.state.bytes, cap);
+  EXPECT_EQ(rig.bytes(), cap);
   EXPECT_EQ(out.data.size(), cap);
   EXPECT_EQ(out.end, asio::error::eof);
 }
@@ -327,8 +332,8 @@ asio::awaitable<void> write_and_await_delivery(tcp::socket& writer, tcp::socket&
   co_await asio::async_read(reader, asio::buffer(received), asio::as_tuple(asio::use_awaitable));
 }
 
-TEST(pump, an_idle_direction_holds_no_buffer) {
-  pump_rig rig;
+TEST(relay, an_idle_direction_holds_no_buffer) {
+  relay_rig rig;
   const std::size_t lent_before = lent_buffers();
   rig.start();
   std::string received;
@@ -339,8 +344,9 @@ TEST(pump, an_idle_direction_holds_no_buffer) {
   rig.io.poll();
   ASSERT_EQ(received, "ping");
   EXPECT_FALSE(rig.end) << name(rig.end);
-  EXPECT_EQ(rig.state.bytes, 4u);
+  EXPECT_EQ(rig.bytes(), 4u);
   EXPECT_EQ(lent_buffers(), lent_before) << "the buffer outlived the bytes it moved";
+  EXPECT_EQ(rig.owner.use_count(), 2) << "an idle relay is exactly one pending wait holding its owner";
 }
 
 }  // namespace
