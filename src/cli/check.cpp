@@ -52,6 +52,13 @@ void print_summary(std::ostream& out, const validated_config& v) {
             << s.truststore.string() << '\n';
         print_whitelist(out, s);
       }
+      const std::size_t ticket_keys = entry->tls->ticket_key_count();
+      out << "  session tickets ";
+      if (ticket_keys == 0)
+        out << "per-process keys\n";
+      else
+        out << ticket_keys << (ticket_keys == 1 ? " key" : " keys") << " from " << s.session_ticket_key_file.string()
+            << '\n';
       out << "  timeouts       handshake " << format_duration(s.handshake_timeout) << ", idle "
           << format_duration(s.idle_timeout) << ", connect " << format_duration(s.connect_timeout) << '\n';
     } else {

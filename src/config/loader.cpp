@@ -71,6 +71,9 @@ void check_default_files(diagnostics& diag, const service_fields& defaults) {
     check_file(diag, *defaults.key_password_file, file_kind::regular_file, "defaults.key_password_file");
   }
   if (defaults.truststore) check_file(diag, *defaults.truststore, file_kind::file_or_directory, "defaults.truststore");
+  if (defaults.session_ticket_key_file) {
+    check_file(diag, *defaults.session_ticket_key_file, file_kind::regular_file, "defaults.session_ticket_key_file");
+  }
 }
 
 }  // namespace

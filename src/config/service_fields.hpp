@@ -26,7 +26,7 @@ struct service_fields {
 
   std::optional<endpoint_address> accept, connect;
   std::optional<verify_client_mode> verify_client;
-  std::optional<path_setting> cert, key, key_password_file, truststore;
+  std::optional<path_setting> cert, key, key_password_file, truststore, session_ticket_key_file;
   std::optional<int> verify_depth;
   std::optional<tls_version> min_tls_version;
   std::optional<duration> handshake_timeout, idle_timeout, connect_timeout;

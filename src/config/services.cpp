@@ -84,6 +84,7 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply_path("key", &service_fields::key, svc.key);
   apply_path("key_password_file", &service_fields::key_password_file, svc.key_password_file);
   apply_path("truststore", &service_fields::truststore, svc.truststore);
+  apply_path("session_ticket_key_file", &service_fields::session_ticket_key_file, svc.session_ticket_key_file);
   apply("verify_depth", &service_fields::verify_depth, svc.verify_depth);
   apply("min_tls_version", &service_fields::min_tls_version, svc.min_tls_version);
   apply("handshake_timeout", &service_fields::handshake_timeout, svc.handshake_timeout);

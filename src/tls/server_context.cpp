@@ -156,6 +156,22 @@ void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count) {
   count = loaded.certificates.size();
 }
 
+// Replaces OpenSSL's random per-context ticket keys, so that tickets this
+// service issues resume on every instance that reads the same file. The keys
+// are read here, when the context is built: a context built again (a restart,
+// later a reload) picks up a rotated file.
+void load_ticket_keys(builder& b, SSL_CTX* ctx, std::unique_ptr<const ticket_keyring>& out) {
+  std::vector<std::string> problems, notes;
+  auto ring = ticket_keyring::load(b.service.session_ticket_key_file, problems, notes);
+  for (auto& p : problems) b.fail("session_ticket_key_file", std::move(p));
+  for (auto& n : notes) b.warn(std::move(n));
+  if (!ring) return;
+  ERR_clear_error();
+  if (!ring->install(ctx))
+    return b.fail("session_ticket_key_file", "cannot install session ticket keys: " + ossl::drain_errors());
+  out = std::move(ring);
+}
+
 int verify_flags(verify_client_mode mode) {
   switch (mode) {
     case verify_client_mode::none: return SSL_VERIFY_NONE;
@@ -222,6 +238,8 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   SSL_CTX_set_verify(ctx, verify_flags(service.verify_client), verify_callback);
   SSL_CTX_set_verify_depth(ctx, service.verify_depth);
   SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+  if (!service.session_ticket_key_file.empty() && usable("session_ticket_key_file"))
+    load_ticket_keys(b, ctx, result->ticket_keys_);
 
   if (!b.ok) return nullptr;
   return result;

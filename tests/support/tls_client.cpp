@@ -223,6 +223,9 @@ handshake_result tls_client::connect(const std::string& host, std::uint16_t port
     SSL_set_app_data(ssl_, this);
     SSL_set_info_callback(ssl_, &tls_client::info_callback);
     SSL_set_fd(ssl_, fd_);
+    if (offered_session_ && SSL_set_session(ssl_, offered_session_.get()) != 1) {
+      throw harness_error("SSL_set_session: " + openssl_errors());
+    }
     if (!options_.sni.empty()) SSL_set_tlsext_host_name(ssl_, options_.sni.c_str());
     if (!options_.verify_host.empty()) {
       X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
@@ -366,6 +369,25 @@ std::string tls_client::last_alert_received() const {
 std::string tls_client::version() const {
   std::lock_guard lock(mutex_);
   return ssl_ ? SSL_get_version(ssl_) : "";
+}
+
+std::shared_ptr<SSL_SESSION> tls_client::session() const {
+  std::lock_guard lock(mutex_);
+  SSL_SESSION* s = ssl_ ? SSL_get1_session(ssl_) : nullptr;
+  if (!s) return nullptr;
+  std::shared_ptr<SSL_SESSION> owned(s, SSL_SESSION_free);
+  if (SSL_SESSION_is_resumable(s) != 1) return nullptr;
+  return owned;
+}
+
+void tls_client::offer_session(std::shared_ptr<SSL_SESSION> session) {
+  std::lock_guard lock(mutex_);
+  offered_session_ = std::move(session);
+}
+
+bool tls_client::session_reused() const {
+  std::lock_guard lock(mutex_);
+  return ssl_ && SSL_session_reused(ssl_) == 1;
 }
 
 int tcp_connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout, std::string* error) {

@@ -129,6 +129,15 @@ class tls_client {
   std::string version() const;
   int fd() const { return fd_; }
 
+  // Session resumption. session() is the current connection's session, or
+  // null when it cannot be resumed; under TLS 1.3 the server's tickets arrive
+  // after the handshake, so read something (probe()) before taking it.
+  // offer_session() makes every later connect() offer `session` (null: offer
+  // none); session_reused() tells whether the last connect() resumed it.
+  std::shared_ptr<SSL_SESSION> session() const;
+  void offer_session(std::shared_ptr<SSL_SESSION> session);
+  bool session_reused() const;
+
  private:
   // Runs `op` under the SSL lock until it makes progress, waiting on the socket
   // as OpenSSL asks; returns OpenSSL's return value (> 0 on progress).
@@ -141,6 +150,7 @@ class tls_client {
   int fd_ = -1;
   mutable std::mutex mutex_;
   std::string alert_received_;
+  std::shared_ptr<SSL_SESSION> offered_session_;
 };
 
 // RFC 8446 name of a TLS alert description: 48 -> "unknown_ca".

@@ -64,6 +64,9 @@ struct service_config {
   tls_version min_tls_version = tls_version::tls1_2;
   duration handshake_timeout = std::chrono::seconds(10);
   std::optional<allow_rules> allow;         // nullopt: any certificate that chains to the truststore
+  // Session-ticket keys shared with other instances; empty: OpenSSL's random
+  // per-context keys, so tickets resume only on this process.
+  std::filesystem::path session_ticket_key_file;
 
   duration idle_timeout = std::chrono::seconds(300);
   duration connect_timeout = std::chrono::seconds(5);

@@ -14,6 +14,7 @@
 #include "mtlsd/config/error.hpp"
 #include "mtlsd/identity/policy.hpp"
 #include "mtlsd/tls/openssl.hpp"
+#include "mtlsd/tls/ticket_keys.hpp"
 
 namespace mtlsd::tls {
 
@@ -42,10 +43,16 @@ class server_context {
 
   const certificate_summary& server_certificate() const { return server_cert_; }
   std::size_t truststore_size() const { return truststore_size_; }
+  // Keys read from session_ticket_key_file; 0 when OpenSSL's random
+  // per-context keys are used (tickets resume only in this process).
+  std::size_t ticket_key_count() const { return ticket_keys_ ? ticket_keys_->size() : 0; }
 
  private:
   server_context() = default;
 
+  // Declared before ctx_ so that it is destroyed after it: the SSL_CTX's
+  // ticket callback reads these keys.
+  std::unique_ptr<const ticket_keyring> ticket_keys_;
   ossl::ssl_ctx_ptr ctx_;
   allow_policy policy_;
   verify_client_mode verify_mode_ = verify_client_mode::require;
