@@ -102,11 +102,13 @@ asio::awaitable<void> session::run() {
     auto& client = client_tcp_.emplace(std::move(client_socket_));
     co_await connect_then_relay(client);
   }
-  // From here on the relay's callbacks keep the session and finish it.
+  // Once splicing started, the relay's callbacks keep the session and finish
+  // it (possibly already, if both directions ended at once).
   if (phase_ != phase::splice) finish();
 }
 
 void session::finish() {
+  if (phase_ == phase::done) return;
   phase_ = phase::done;
   watchdog_.cancel();
   const bool ended_by_us = close_reason_ == close_reason::idle_timeout || close_reason_ == close_reason::shutdown;

@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 
+#include <csignal>
+#include <set>
 #include <thread>
 
 #include "integration.hpp"
@@ -176,6 +178,29 @@ TEST_F(proxying, unreachable_backend_closes_client_promptly_and_other_services_k
   // And the dead one still answers (with the same refusal) rather than having died.
   EXPECT_FALSE(connect_and_probe(client_identity::of(leaf), "down").admitted);
   EXPECT_EQ(d.wait_events("backend_connect_failed", {{"svc", "down"}}, 2).size(), 2u);
+}
+
+TEST_F(proxying, every_connection_gets_exactly_one_access_line_however_abruptly_it_ends) {
+  loopback_server backend(echo_handler());
+  start_in_front_of(backend);
+  constexpr int clients = 60;
+  for (int i = 0; i < clients; ++i) {
+    tls_client client(options());
+    ASSERT_TRUE(client.connect(loopback, port()).ok);
+    ASSERT_TRUE(client.write_all("x").ok);
+    // Reset right away: the relay may see the end before it has even started
+    // waiting, the path where a connection could be closed twice.
+    const linger abort_on_close{1, 0};
+    ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    client.close();
+  }
+  daemon().proc().send_signal(SIGTERM);
+  ASSERT_TRUE(daemon().proc().wait_exit_and_output(30s).has_value());
+  const auto lines = daemon().events("access");
+  std::set<std::string> ids;
+  for (const auto& line : lines) ids.insert(line.get("conn"));
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(clients));
+  EXPECT_EQ(lines.size(), static_cast<std::size_t>(clients)) << "some connection was logged twice";
 }
 
 TEST_F(proxying, access_line_reports_identity_and_exact_byte_counts) {
