@@ -3,14 +3,17 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 
 #include "mtlsd/identity/identity.hpp"
 #include "mtlsd/tls/truststore.hpp"
+#include "mtlsd/tls/verified_chain_cache.hpp"
+#include "tls/session_binding.hpp"
 #include "tls/verify_callback.hpp"
 
 namespace mtlsd::tls {
@@ -198,14 +201,24 @@ void apply_protocol_defaults(builder& b, SSL_CTX* ctx) {
       SSL_CTX_set1_groups_list(ctx, groups) != 1 || SSL_CTX_set1_sigalgs_list(ctx, signature_algorithms) != 1 ||
       SSL_CTX_set1_client_sigalgs_list(ctx, signature_algorithms) != 1)
     b.fail("min_tls_version", "cannot set TLS parameters: " + ossl::drain_errors());
-  // Sessions resume only into the service that issued them.
-  unsigned char id[SHA256_DIGEST_LENGTH];
-  const std::string label = "mtlsd/" + b.service.name;
-  SHA256(reinterpret_cast<const unsigned char*>(label.data()), label.size(), id);
-  SSL_CTX_set_session_id_context(ctx, id, SSL_MAX_SID_CTX_LENGTH);
+  // One TLS 1.3 ticket per full handshake instead of OpenSSL's two: every
+  // stateless ticket costs the server a re-parse of the client certificate
+  // (about a tenth of a full handshake here), and a client reconnecting gets
+  // a fresh ticket with each resumption anyway.
+  SSL_CTX_set_num_tickets(ctx, 1);
+}
+
+std::uint64_t next_context_id() {
+  static std::atomic<std::uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 }  // namespace
+
+int server_context::verify_chain(X509_STORE_CTX* store, void* self) {
+  const auto* context = static_cast<const server_context*>(self);
+  return verify_chain_cached(store, context->chain_cache_scope_, context->sha256_.get(), std::time(nullptr));
+}
 
 std::shared_ptr<const server_context> server_context::build(const service_config& service, config_errors& errors,
                                                             std::vector<std::string>& warnings,
@@ -240,6 +253,10 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
   if (!service.session_ticket_key_file.empty() && usable("session_ticket_key_file"))
     load_ticket_keys(b, ctx, result->ticket_keys_);
+  bind_sessions_to_policy(ctx, service);
+  result->sha256_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  result->chain_cache_scope_ = {next_context_id(), configuration_epoch()};
+  SSL_CTX_set_cert_verify_callback(ctx, &server_context::verify_chain, result.get());
 
   if (!b.ok) return nullptr;
   return result;

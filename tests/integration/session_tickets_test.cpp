@@ -209,6 +209,41 @@ TEST_P(session_tickets, services_sharing_a_key_file_do_not_resume_each_others_se
   EXPECT_FALSE(other.resumed) << "a session from service lenient was resumed on service strict";
 }
 
+TEST_P(session_tickets, a_changed_whitelist_or_truststore_means_a_full_handshake) {
+  // Same name, same key file: only the client policy differs. A session
+  // admitted under one policy must not skip the check under another.
+  const std::string keys = write_keys("tickets.key", {random_key_hex()});
+  auto policy = [&](const std::string& name, std::vector<std::string> allow, const std::string& truststore) {
+    config_spec config;
+    service_spec s = ticket_service("svc", keys);
+    s.allow = std::move(allow);
+    if (!truststore.empty()) s.truststore = truststore;
+    config.services.push_back(s);
+    return &instance(name, config);
+  };
+  const std::string pin = "sha256 = [" + toml_string(leaf_.sha256_hex()) + "]";
+  auto* pinned = policy("pinned", {pin}, "");
+  auto* same = policy("same", {pin}, "");
+  auto* widened = policy("widened", {pin, "cn = [\"someone-else\"]"}, "");
+  // The client CA plus one more: still admits the client, but a different truststore.
+  cert_spec ca;
+  ca.is_ca = true;
+  ca.cn = {"another client CA"};
+  write_file(dir_ / "two-cas.crt", pki().client_ca.cert_pem() + make_self_signed(ca).cert_pem());
+  auto* more_cas = policy("more-cas", {pin}, "two-cas.crt");
+
+  const auto session = session_from(*pinned);
+  ASSERT_TRUE(session);
+  const visit on_same = connect(*same, session);
+  EXPECT_TRUE(on_same.admitted) << on_same.error;
+  EXPECT_TRUE(on_same.resumed) << "an identical policy should resume";
+  for (auto* other : {widened, more_cas}) {
+    const visit v = connect(*other, session);
+    EXPECT_TRUE(v.admitted) << v.error;
+    EXPECT_FALSE(v.resumed) << "a session made under another client policy was resumed";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(versions, session_tickets, ::testing::Values(TLS1_3_VERSION, TLS1_2_VERSION),
                          [](const ::testing::TestParamInfo<int>& param_info) {
                            return param_info.param == TLS1_3_VERSION ? "tls13" : "tls12";

@@ -7,6 +7,8 @@
 #include <functional>
 #include <ostream>
 
+#include <csignal>
+
 #include "integration.hpp"
 
 namespace mtlsd::test {
@@ -232,6 +234,39 @@ TEST_F(mtlsd_test, want_mode_still_applies_the_whitelist_to_presented_certs) {
   // ...while a client without a certificate is admitted anonymously.
   EXPECT_TRUE(connect_and_probe(std::nullopt).admitted);
   EXPECT_EQ(d.wait_event("access", {{"verify", "anonymous"}}).get("svc"), "svc");
+}
+
+TEST_F(mtlsd_test, a_returning_client_is_judged_and_logged_like_a_new_one) {
+  // Chains that verified are remembered per worker (verified_chain_cache);
+  // what a remembered chain skips must not change what ops see or who gets in.
+  loopback_server backend(echo_handler());
+  auto svc = service(backend.connect_url());
+  svc.allow = {R"(cn = ["partner-a"])"};
+  config_spec config;
+  config.services.push_back(svc);
+  auto& d = start(config);
+  cert_spec spec;
+  spec.cn = {"partner-a"};
+  const auto leaf_a = pki().client(spec);
+  spec.cn = {"partner-b"};
+  const auto leaf_b = pki().client(spec);
+  const auto partner_a = client_identity::of(leaf_a);
+  const auto partner_b = client_identity::of(leaf_b);
+
+  for (int round = 0; round < 4; ++round) {
+    EXPECT_TRUE(connect_and_probe(partner_a).admitted) << "round " << round;
+    EXPECT_FALSE(connect_and_probe(partner_b).admitted) << "round " << round;
+  }
+  d.proc().send_signal(SIGTERM);
+  ASSERT_TRUE(d.proc().wait_exit_and_output(30s).has_value());
+  const auto admitted = d.events("access", {{"verify", "ok"}});
+  ASSERT_EQ(admitted.size(), 4u);
+  for (const auto& line : admitted) {
+    EXPECT_NE(line.get("subject").find("CN=partner-a"), std::string::npos) << line.get("subject");
+    EXPECT_FALSE(line.get("sha256").empty());
+  }
+  const auto refused = d.events("handshake_failed", {{"reason", "not_whitelisted"}});
+  EXPECT_EQ(refused.size(), 4u) << "a refusal was not judged (and explained) afresh";
 }
 
 }  // namespace

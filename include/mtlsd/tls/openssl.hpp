@@ -22,6 +22,7 @@ using ssl_ptr = std::unique_ptr<SSL, deleter<SSL, SSL_free>>;
 using x509_ptr = std::unique_ptr<X509, deleter<X509, X509_free>>;
 using pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<EVP_PKEY, EVP_PKEY_free>>;
 using bio_ptr = std::unique_ptr<BIO, deleter<BIO, BIO_free_all>>;
+using evp_md_ptr = std::unique_ptr<EVP_MD, deleter<EVP_MD, EVP_MD_free>>;
 using x509_store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
 
 // Drains the calling thread's error queue: "reason; reason" with the library's

@@ -15,6 +15,7 @@
 #include "mtlsd/identity/policy.hpp"
 #include "mtlsd/tls/openssl.hpp"
 #include "mtlsd/tls/ticket_keys.hpp"
+#include "mtlsd/tls/verified_chain_cache.hpp"
 
 namespace mtlsd::tls {
 
@@ -49,6 +50,9 @@ class server_context {
 
  private:
   server_context() = default;
+  // OpenSSL's chain verification for this context, through the per-worker
+  // verified-chain cache (verified_chain_cache.hpp).
+  static int verify_chain(X509_STORE_CTX* store, void* self);
 
   // Declared before ctx_ so that it is destroyed after it: the SSL_CTX's
   // ticket callback reads these keys.
@@ -60,6 +64,8 @@ class server_context {
   std::string service_name_;
   certificate_summary server_cert_;
   std::size_t truststore_size_ = 0;
+  ossl::evp_md_ptr sha256_;  // fetched once, not per handshake
+  chain_cache_scope chain_cache_scope_;
 };
 
 }  // namespace mtlsd::tls
