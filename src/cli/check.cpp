@@ -54,8 +54,10 @@ void print_summary(std::ostream& out, const validated_config& v) {
       }
       const std::size_t ticket_keys = entry->tls->ticket_key_count();
       out << "  session tickets ";
-      if (ticket_keys == 0)
-        out << "per-process keys\n";
+      if (ticket_keys == 0 && s.session_cache_size > 0)
+        out << "in memory, up to " << s.session_cache_size << " sessions (resume on this process only)\n";
+      else if (ticket_keys == 0)
+        out << "per-process keys (resume on this process only)\n";
       else
         out << ticket_keys << (ticket_keys == 1 ? " key" : " keys") << " from " << s.session_ticket_key_file.string()
             << '\n';

@@ -142,7 +142,10 @@ load_result load_config_file(const fs::path& file) {
   if (error != 0) {
     load_result result;
     result.cfg.file = absolute_config_path(file);
-    result.errors.push_back({{file.string(), 0, 0}, "", std::string("cannot read config file: ") + std::strerror(error)});
+    config_error unreadable;
+    unreadable.where.file = file.string();
+    unreadable.message = std::string("cannot read config file: ") + std::strerror(error);
+    result.errors.push_back(std::move(unreadable));
     return result;
   }
   return load_config_text(text, file);

@@ -13,11 +13,11 @@ namespace {
 constexpr std::string_view all_service_keys[] = {
     "name", "accept", "connect", "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "idle_timeout", "connect_timeout",
-    "max_connections", "allow", "session_ticket_key_file"};
+    "max_connections", "allow", "session_ticket_key_file", "session_cache_size"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
-    "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file"};
+    "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size"};
 
 constexpr std::string_view server_only_keys[] = {"log_level", "log_format", "max_connections", "drain_timeout",
                                                  "workers"};
@@ -102,6 +102,8 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.truststore = read_path(diag, node, key, base_dir);
     } else if (name == "session_ticket_key_file") {
       out.session_ticket_key_file = read_path(diag, node, key, base_dir);
+    } else if (name == "session_cache_size") {
+      if (auto v = read_integer(diag, node, key, 0, 1000000)) out.session_cache_size = static_cast<std::size_t>(*v);
     } else if (name == "verify_depth") {
       if (auto v = read_integer(diag, node, key, 0, 32)) out.verify_depth = static_cast<int>(*v);
     } else if (name == "min_tls_version") {

@@ -28,6 +28,7 @@ struct service_fields {
   std::optional<verify_client_mode> verify_client;
   std::optional<path_setting> cert, key, key_password_file, truststore, session_ticket_key_file;
   std::optional<int> verify_depth;
+  std::optional<std::size_t> session_cache_size;
   std::optional<tls_version> min_tls_version;
   std::optional<duration> handshake_timeout, idle_timeout, connect_timeout;
   std::optional<std::size_t> max_connections;

@@ -86,6 +86,7 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply_path("truststore", &service_fields::truststore, svc.truststore);
   apply_path("session_ticket_key_file", &service_fields::session_ticket_key_file, svc.session_ticket_key_file);
   apply("verify_depth", &service_fields::verify_depth, svc.verify_depth);
+  apply("session_cache_size", &service_fields::session_cache_size, svc.session_cache_size);
   apply("min_tls_version", &service_fields::min_tls_version, svc.min_tls_version);
   apply("handshake_timeout", &service_fields::handshake_timeout, svc.handshake_timeout);
   apply("idle_timeout", &service_fields::idle_timeout, svc.idle_timeout);

@@ -175,6 +175,20 @@ void load_ticket_keys(builder& b, SSL_CTX* ctx, std::unique_ptr<const ticket_key
   out = std::move(ring);
 }
 
+// Without shared ticket keys, a ticket can only ever come back to this
+// process, so the session may as well stay here: the ticket is then just a
+// reference to it (TLS 1.3 "stateful" tickets, TLS 1.2 session IDs). That
+// spares the server encrypting the session, client certificate included,
+// into every ticket and decoding it again on return — in OpenSSL 3.0 each
+// decode re-parses the certificate, which was about half the cost of a
+// resumed handshake. The cache is bounded (session_cache_size; each entry
+// holds a parsed client certificate, a few KiB); the oldest go first.
+void keep_sessions_in_memory(SSL_CTX* ctx, std::size_t sessions) {
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(sessions));
+}
+
 int verify_flags(verify_client_mode mode) {
   switch (mode) {
     case verify_client_mode::none: return SSL_VERIFY_NONE;
@@ -251,8 +265,11 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   SSL_CTX_set_verify(ctx, verify_flags(service.verify_client), verify_callback);
   SSL_CTX_set_verify_depth(ctx, service.verify_depth);
   SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
-  if (!service.session_ticket_key_file.empty() && usable("session_ticket_key_file"))
-    load_ticket_keys(b, ctx, result->ticket_keys_);
+  if (!service.session_ticket_key_file.empty()) {
+    if (usable("session_ticket_key_file")) load_ticket_keys(b, ctx, result->ticket_keys_);
+  } else if (service.session_cache_size > 0) {
+    keep_sessions_in_memory(ctx, service.session_cache_size);
+  }
   bind_sessions_to_policy(ctx, service);
   result->sha256_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
   result->chain_cache_scope_ = {next_context_id(), configuration_epoch()};

@@ -80,7 +80,11 @@ int ticket_callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CI
   if (key == nullptr) return 0;
   if (!set_mac_key(mac, *key) || EVP_DecryptInit_ex(cipher, aes, nullptr, key->aes_secret.data(), iv) != 1) return 0;
   // Renewing moves clients off a retiring key while it can still decrypt.
-  return key == &ring->current() ? 1 : 2;
+  // TLS 1.3 clients are asked to use each ticket once (RFC 8446, C.4), so
+  // they always get a fresh one, as with OpenSSL's own keys; TLS 1.2 clients
+  // keep theirs while its key is current.
+  if (key != &ring->current()) return 2;
+  return SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
 }
 
 std::string octal_mode(mode_t mode) {

@@ -68,7 +68,7 @@ class session_tickets : public mtlsd_test, public ::testing::WithParamInterface<
   }
 
   // Starts an instance named `name` with one service "svc" using `key_file`
-  // (empty: no key file, OpenSSL's per-process keys).
+  // (empty: no key file; sessions stay in that process).
   mtlsd_daemon& instance(const std::string& name, const std::string& key_file) {
     config_spec config;
     config.services.push_back(ticket_service("svc", key_file));
@@ -244,6 +244,26 @@ TEST_P(session_tickets, a_changed_whitelist_or_truststore_means_a_full_handshake
   }
 }
 
+TEST_P(session_tickets, a_client_using_each_ticket_once_keeps_resuming) {
+  // RFC 8446 asks TLS 1.3 clients not to reuse a ticket, so each resumption
+  // must bring a fresh one — with shared keys and with per-process sessions.
+  const std::string keys = write_keys("tickets.key", {random_key_hex()});
+  for (const std::string& key_file : {keys, std::string()}) {
+    auto& d = instance(key_file.empty() ? "in-memory" : "shared-keys", key_file);
+    std::shared_ptr<SSL_SESSION> ticket = session_from(d);
+    for (int hop = 0; hop < 3; ++hop) {
+      const visit v = connect(d, ticket);
+      EXPECT_TRUE(v.admitted) << v.error;
+      EXPECT_TRUE(v.resumed) << "hop " << hop << (key_file.empty() ? " (in-memory)" : " (shared keys)");
+      ASSERT_TRUE(v.session);
+      if (version() == TLS1_3_VERSION) {
+        EXPECT_NE(v.session.get(), ticket.get()) << "no fresh ticket";
+      }
+      ticket = v.session;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(versions, session_tickets, ::testing::Values(TLS1_3_VERSION, TLS1_2_VERSION),
                          [](const ::testing::TestParamInfo<int>& param_info) {
                            return param_info.param == TLS1_3_VERSION ? "tls13" : "tls12";
@@ -273,7 +293,7 @@ TEST_F(session_ticket_config, check_summarises_keys_generated_by_openssl_rand) {
   EXPECT_NE(r.out.find("  session tickets 2 keys from " + (dir_ / "tickets.key").string() + "\n"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("  session tickets per-process keys\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  session tickets in memory, up to 5000 sessions (resume on this process only)\n"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("warning"), std::string::npos) << r.out;
 }
 

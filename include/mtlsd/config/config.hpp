@@ -67,6 +67,9 @@ struct service_config {
   // Session-ticket keys shared with other instances; empty: OpenSSL's random
   // per-context keys, so tickets resume only on this process.
   std::filesystem::path session_ticket_key_file;
+  // Without session_ticket_key_file: sessions kept in this process's memory
+  // (tickets refer to them); 0 = none kept, tickets carry the session.
+  std::size_t session_cache_size = 5000;
 
   duration idle_timeout = std::chrono::seconds(300);
   duration connect_timeout = std::chrono::seconds(5);

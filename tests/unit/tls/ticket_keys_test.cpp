@@ -264,8 +264,20 @@ class server_context_tickets : public ::testing::Test {
   std::vector<std::string> warnings;
 };
 
-TEST_F(server_context_tickets, without_a_key_file_openssl_keeps_its_own_keys) {
+TEST_F(server_context_tickets, without_a_key_file_sessions_stay_in_a_bounded_cache) {
   service.session_ticket_key_file.clear();
+  service.session_cache_size = 321;
+  const auto context = build();
+  ASSERT_TRUE(context);
+  EXPECT_EQ(context->ticket_key_count(), 0u);
+  // Stateful tickets: the ticket names a session kept here.
+  EXPECT_NE(SSL_CTX_get_options(context->native()) & SSL_OP_NO_TICKET, 0u);
+  EXPECT_EQ(SSL_CTX_sess_get_cache_size(context->native()), 321);
+}
+
+TEST_F(server_context_tickets, without_a_key_file_and_no_cache_openssl_keeps_its_own_keys) {
+  service.session_ticket_key_file.clear();
+  service.session_cache_size = 0;
   const auto context = build();
   ASSERT_TRUE(context);
   EXPECT_EQ(context->ticket_key_count(), 0u);
