@@ -36,7 +36,8 @@ std::string drain_openssl_errors() {
   return text.empty() ? "no OpenSSL error recorded" : text;
 }
 
-ssl_ctx_ptr make_server_context(const inproc_files& files, bool tls13_only, std::string& error) {
+ssl_ctx_ptr make_server_context(const inproc_files& files, bool tls13_only, session_style sessions,
+                                std::string& error) {
   ssl_ctx_ptr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx || !set_common(ctx.get(), tls13_only)) {
     error = "server TLS parameters: " + drain_openssl_errors();
@@ -62,6 +63,11 @@ ssl_ctx_ptr make_server_context(const inproc_files& files, bool tls13_only, std:
   // client to another), so a resuming server has to set one.
   static const unsigned char sid_context[] = "mtlsd-inproc";
   SSL_CTX_set_session_id_context(c, sid_context, sizeof sid_context - 1);
+  if (sessions == session_style::like_mtlsd) {
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_num_tickets(c, 1);
+  }
   return ctx;
 }
 

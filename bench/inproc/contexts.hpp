@@ -20,10 +20,16 @@ struct inproc_files {
   std::string server_ca;  // issues the server certificate: the client's trust anchor
 };
 
-// An mTLS server as mtlsd configures one in essence: peer certificate
-// required and verified, stateless tickets at OpenSSL's default count, no
-// renegotiation or compression. Same suite and group as mtlsd-loadgen.
-ssl_ctx_ptr make_server_context(const inproc_files& files, bool tls13_only, std::string& error);
+// How the server hands out sessions. OpenSSL's defaults (two stateless
+// tickets per full handshake) give the reference ceiling; `like_mtlsd` is
+// what mtlsd does without session_ticket_key_file (one ticket naming a
+// session kept in memory), to show what that choice is worth on its own.
+enum class session_style { openssl_default, like_mtlsd };
+
+// An mTLS server: peer certificate required and verified, no renegotiation
+// or compression. Same suite and group as mtlsd-loadgen.
+ssl_ctx_ptr make_server_context(const inproc_files& files, bool tls13_only, session_style sessions,
+                                std::string& error);
 
 // A client like mtlsd-loadgen's; new sessions go to the SSL_CTX's
 // new-session callback, which the caller installs.

@@ -23,13 +23,16 @@ using namespace mtlsd::bench;
 
 constexpr std::string_view usage_text =
     "usage: mtlsd-inproc --server-cert F --server-key F --client-cert F --client-key F\n"
-    "                    --client-ca F --server-ca F [--seconds S] [--tls13]\n"
+    "                    --client-ca F --server-ca F [--seconds S] [--tls13] [--sessions-like-mtlsd]\n"
     "\n"
     "Runs full, then resumed, mTLS handshakes between two SSL objects over a memory\n"
     "BIO pair (S/2 seconds each, default S=5, at most 100000 each) and prints\n"
     "  result full_ms=... full_rate=... resumed_ms=... resumed_rate=... total_full_rate=...\n"
     "*_ms: server CPU per handshake; *_rate: 1000 / *_ms; total_full_rate: full\n"
-    "handshakes per second of the whole loop, client included.\n";
+    "handshakes per second of the whole loop, client included.\n"
+    "--sessions-like-mtlsd: the server sends one ticket naming a session kept in\n"
+    "memory (mtlsd without session_ticket_key_file) instead of OpenSSL's default\n"
+    "two stateless tickets.\n";
 
 constexpr std::uint64_t max_per_phase = 100000;
 
@@ -37,6 +40,7 @@ struct inproc_options {
   inproc_files files;
   double seconds = 5;
   bool tls13_only = false;
+  session_style sessions = session_style::openssl_default;
 };
 
 std::optional<inproc_options> parse_options(int argc, char** argv) {
@@ -45,6 +49,10 @@ std::optional<inproc_options> parse_options(int argc, char** argv) {
     const std::string_view name = argv[i];
     if (name == "--tls13") {
       o.tls13_only = true;
+      continue;
+    }
+    if (name == "--sessions-like-mtlsd") {
+      o.sessions = session_style::like_mtlsd;
       continue;
     }
     if (i + 1 >= argc) return std::nullopt;
@@ -126,7 +134,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string error;
-  const ssl_ctx_ptr server = make_server_context(options->files, options->tls13_only, error);
+  const ssl_ctx_ptr server = make_server_context(options->files, options->tls13_only, options->sessions, error);
   const ssl_ctx_ptr client = server ? make_client_context(options->files, options->tls13_only, error) : nullptr;
   if (!server || !client) {
     std::fprintf(stderr, "mtlsd-inproc: %s\n", error.c_str());

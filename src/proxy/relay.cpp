@@ -30,7 +30,12 @@ void relay::step(keep_alive keep) {
   if (state_ == state::closing) return half_close_sink(keep);
   for (int turn = 0; turn < reads_per_turn; ++turn) {
     if (pending_ == 0 && !read_into_buffer(keep)) return;
+    const bool more = from_.may_read_more(pending_, buffer_->bytes().size());
     if (!write_out(keep)) return;
+    if (!more) {
+      buffer_.reset();
+      return wait_for(from_, io_status::want_read, keep);
+    }
   }
   // Still more to read: come back after the other connections had a turn.
   // Posting keeps the order of completions fair without waiting on readiness

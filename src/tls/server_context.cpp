@@ -211,6 +211,10 @@ void apply_protocol_defaults(builder& b, SSL_CTX* ctx) {
                                SSL_OP_SINGLE_ECDH_USE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read whatever the socket holds into OpenSSL's record buffer in one call;
+  // without this OpenSSL reads each record's 5-byte header and its body with
+  // two separate read(2)s. Bytes read ahead show up as SSL_has_pending.
+  SSL_CTX_set_read_ahead(ctx, 1);
   if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 || SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1 ||
       SSL_CTX_set1_groups_list(ctx, groups) != 1 || SSL_CTX_set1_sigalgs_list(ctx, signature_algorithms) != 1 ||
       SSL_CTX_set1_client_sigalgs_list(ctx, signature_algorithms) != 1)

@@ -18,6 +18,8 @@ class tcp_stream final : public byte_stream {
   io_step read_now(void* data, std::size_t size) override;
   io_step write_now(const void* data, std::size_t size) override;
   io_step shutdown_now() override;  // FIN after everything written so far
+  // A short read took everything the kernel had.
+  bool may_read_more(std::size_t got, std::size_t asked) const override { return got == asked; }
   bool cancelled() const override { return cancelled_; }
   boost::asio::ip::tcp::socket& socket() override { return socket_; }
 

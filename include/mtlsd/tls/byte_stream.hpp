@@ -36,6 +36,11 @@ class byte_stream {
   virtual io_step write_now(const void* data, std::size_t size) = 0;
   // Ends our sending side after everything written so far.
   virtual io_step shutdown_now() = 0;
+  // After a read that returned `got` of `asked` bytes: could another read
+  // right now find more? When not, the caller waits for readiness instead of
+  // paying for a read that would only say "would block" (Asio's waits report
+  // readiness that already exists, so nothing is missed either way).
+  virtual bool may_read_more(std::size_t got, std::size_t asked) const = 0;
 
   // Once cancelled, nobody may start a new wait on this stream.
   virtual bool cancelled() const = 0;

@@ -41,6 +41,11 @@ class stream final : public byte_stream {
   io_step read_now(void* data, std::size_t size) override;
   io_step write_now(const void* data, std::size_t size) override;
   io_step shutdown_now() override;  // close_notify; never waits for the peer's
+  // OpenSSL returns one record per read: more may follow when the record
+  // filled the buffer or OpenSSL already holds further bytes.
+  bool may_read_more(std::size_t got, std::size_t asked) const override {
+    return got == asked || SSL_has_pending(ssl_.get()) == 1;
+  }
   bool cancelled() const override { return cancelled_; }
 
   // Ends every pending operation, and every later one, with operation_aborted.
