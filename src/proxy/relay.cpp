@@ -90,8 +90,8 @@ bool relay::write_out(keep_alive& keep) {
     }
   }
   last_activity_ = clock::now();
-  // Keep the buffer for the next read of this turn; the last read of a turn
-  // (would-block) returns it.
+  // The buffer stays for the next read of this turn; it goes back as soon as
+  // the source has nothing more (a short or a would-block read).
   return true;
 }
 
