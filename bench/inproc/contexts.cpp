@@ -22,20 +22,6 @@ bool load_identity(SSL_CTX* ctx, const std::string& cert, const std::string& key
 
 }  // namespace
 
-std::string drain_openssl_errors() {
-  std::string text;
-  char buffer[256];
-  for (int i = 0; i < 16; ++i) {  // the queue is short; the bound is a guard
-    const unsigned long code = ERR_get_error();
-    if (code == 0) break;
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    if (!text.empty()) text += "; ";
-    text += buffer;
-  }
-  ERR_clear_error();
-  return text.empty() ? "no OpenSSL error recorded" : text;
-}
-
 ssl_ctx_ptr make_server_context(const inproc_files& files, bool tls13_only, session_style sessions,
                                 std::string& error) {
   ssl_ctx_ptr ctx(SSL_CTX_new(TLS_server_method()));

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "openssl_errors.hpp"
+
 namespace mtlsd::bench {
 
 struct ssl_ctx_free_fn {
@@ -35,6 +37,5 @@ ssl_ctx_ptr make_server_context(const inproc_files& files, bool tls13_only, sess
 // new-session callback, which the caller installs.
 ssl_ctx_ptr make_client_context(const inproc_files& files, bool tls13_only, std::string& error);
 
-std::string drain_openssl_errors();
 
 }  // namespace mtlsd::bench

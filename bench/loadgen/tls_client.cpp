@@ -55,20 +55,6 @@ ssl_ctx_ptr make_client_context(const loadgen_options& options, std::string& err
   return ctx;
 }
 
-std::string drain_openssl_errors() {
-  std::string text;
-  char buffer[256];
-  for (int i = 0; i < 16; ++i) {  // the queue is short; the bound is a guard
-    const unsigned long code = ERR_get_error();
-    if (code == 0) break;
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    if (!text.empty()) text += "; ";
-    text += buffer;
-  }
-  ERR_clear_error();
-  return text.empty() ? "no OpenSSL error recorded" : text;
-}
-
 std::string describe_ssl_failure(SSL* ssl, int ret, int ssl_error) {
   std::string text;
   switch (ssl_error) {

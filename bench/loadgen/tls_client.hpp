@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "openssl_errors.hpp"
+
 #include "options.hpp"
 
 namespace mtlsd::bench {
@@ -26,6 +28,5 @@ ssl_ctx_ptr make_client_context(const loadgen_options& options, std::string& err
 std::string describe_ssl_failure(SSL* ssl, int ret, int ssl_error);
 
 // Drains the error queue into one line.
-std::string drain_openssl_errors();
 
 }  // namespace mtlsd::bench
