@@ -71,17 +71,20 @@ asio::awaitable<error_code> stream::accept() {
   }
 }
 
+// The coroutine forms below are the non-blocking steps plus a wait.
+namespace {
+bool must_wait(const io_step& step) {
+  return step.status == io_status::want_read || step.status == io_status::want_write;
+}
+}  // namespace
+
 asio::awaitable<std::pair<error_code, std::size_t>> stream::read_some(asio::mutable_buffer buffer) {
   for (;;) {
     if (cancelled_) co_return std::pair{error_code(asio::error::operation_aborted), std::size_t{0}};
-    std::size_t n = 0;
-    error_code ec;
-    switch (after_call(SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n), false, ec)) {
-      case progress::done: co_return std::pair{error_code{}, n};
-      case progress::failed: co_return std::pair{ec, std::size_t{0}};
-      case progress::again:
-        if (auto wait_ec = co_await wait_ready()) co_return std::pair{wait_ec, std::size_t{0}};
-    }
+    const io_step got = read_now(buffer.data(), buffer.size());
+    if (got.status == io_status::done) co_return std::pair{error_code{}, got.bytes};
+    if (!must_wait(got)) co_return std::pair{got.error, std::size_t{0}};
+    if (auto wait_ec = co_await wait_ready()) co_return std::pair{wait_ec, std::size_t{0}};
   }
 }
 
@@ -90,17 +93,15 @@ asio::awaitable<error_code> stream::write_all(asio::const_buffer buffer) {
   std::size_t left = buffer.size();
   while (left > 0) {
     if (cancelled_) co_return asio::error::operation_aborted;
-    std::size_t n = 0;
-    error_code ec;
     // A retried SSL_write must repeat the same arguments; we only advance on success.
-    switch (after_call(SSL_write_ex(ssl_.get(), data, left, &n), false, ec)) {
-      case progress::done:
-        data += n;
-        left -= n;
-        break;
-      case progress::failed: co_return ec;
-      case progress::again:
-        if (auto wait_ec = co_await wait_ready()) co_return wait_ec;
+    const io_step put = write_now(data, left);
+    if (put.status == io_status::done) {
+      data += put.bytes;
+      left -= put.bytes;
+    } else if (!must_wait(put)) {
+      co_return put.error;
+    } else if (auto wait_ec = co_await wait_ready()) {
+      co_return wait_ec;
     }
   }
   co_return error_code{};
@@ -109,12 +110,9 @@ asio::awaitable<error_code> stream::write_all(asio::const_buffer buffer) {
 asio::awaitable<error_code> stream::shutdown_send() {
   for (;;) {
     if (cancelled_) co_return asio::error::operation_aborted;
-    ERR_clear_error();
-    const int ret = SSL_shutdown(ssl_.get());
-    // 0: our close_notify is out and the peer's not yet read — all we want.
-    if (ret >= 0) co_return error_code{};
-    error_code ec;
-    if (after_call(ret, false, ec) == progress::failed) co_return ec;
+    const io_step closed = shutdown_now();
+    if (closed.status == io_status::done) co_return error_code{};
+    if (!must_wait(closed)) co_return closed.error;
     if (auto wait_ec = co_await wait_ready()) co_return wait_ec;
   }
 }

@@ -2,7 +2,6 @@
 // A plain TCP connection behind the same non-blocking interface as
 // tls::stream, so the relay moves bytes between any two kinds of stream.
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "mtlsd/tls/byte_stream.hpp"
@@ -22,9 +21,6 @@ class tcp_stream final : public byte_stream {
   bool may_read_more(std::size_t got, std::size_t asked) const override { return got == asked; }
   bool cancelled() const override { return cancelled_; }
   boost::asio::ip::tcp::socket& socket() override { return socket_; }
-
-  // For the session's own endings (the relay uses shutdown_now).
-  boost::asio::awaitable<error_code> shutdown_send() { co_return shutdown_now().error; }
 
   void cancel();
 
