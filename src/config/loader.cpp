@@ -3,14 +3,19 @@
 #include "mtlsd/config/loader.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <vector>
 
+#include "config/admin.hpp"
 #include "config/files.hpp"
+#include "config/text_util.hpp"
 #include "config/service_fields.hpp"
 #include "config/services.hpp"
 #include "config/toml_reader.hpp"
@@ -21,7 +26,7 @@ using namespace config_detail;
 
 namespace {
 
-constexpr std::string_view top_level_keys[] = {"server", "defaults", "service"};
+constexpr std::string_view top_level_keys[] = {"server", "admin", "defaults", "service"};
 
 constexpr enum_name<log_level> log_level_names[] = {{"trace", log_level::trace},
                                                     {"debug", log_level::debug},
@@ -38,7 +43,36 @@ const toml::table* expect_table(diagnostics& diag, const toml::node* node, const
   return nullptr;
 }
 
-server_config read_server(diagnostics& diag, const toml::table& table) {
+// A user or group that does not exist is an error now, not at the moment
+// the daemon would switch to it after binding.
+void check_account(diagnostics& diag, const toml::node& node, const std::string& key, const std::string& name,
+                   bool is_group) {
+  if (name.empty()) {
+    diag.report(diag.at(node), key, "must not be empty; remove the key to keep the starting user");
+    return;
+  }
+  std::vector<char> buffer(16384);
+  int rc = 0;
+  bool found = false;
+  if (is_group) {
+    group entry{};
+    group* result = nullptr;
+    rc = getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &result);
+    found = result != nullptr;
+  } else {
+    passwd entry{};
+    passwd* result = nullptr;
+    rc = getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &result);
+    found = result != nullptr;
+  }
+  if (!found) {
+    diag.report(diag.at(node), key,
+                std::string("no such ") + (is_group ? "group " : "user ") + quote(name) +
+                    (rc != 0 ? std::string(" (") + std::strerror(rc) + ")" : std::string()));
+  }
+}
+
+server_config read_server(diagnostics& diag, const toml::table& table, const fs::path& base_dir) {
   server_config server;
   for (auto&& [toml_key, node] : table) {
     const std::string name(toml_key.str());
@@ -56,6 +90,17 @@ server_config read_server(diagnostics& diag, const toml::table& table) {
     } else if (name == "drain_timeout") {
       // "0s" is meaningful: stop at once without waiting for connections.
       if (auto v = read_duration(diag, node, key, true)) server.drain_timeout = *v;
+    } else if (name == "watch") {
+      if (auto v = read_bool(diag, node, key)) server.watch = *v;
+    } else if (name == "reload_interval") {
+      server.reload_interval = read_duration(diag, node, key, false);
+    } else if (name == "pid_file") {
+      if (auto v = read_path(diag, node, key, base_dir)) server.pid_file = v->resolved;
+    } else if (name == "user" || name == "group") {
+      if (auto v = read_string(diag, node, key)) {
+        check_account(diag, node, key, *v, name == "group");
+        (name == "user" ? server.user : server.group) = *v;
+      }
     } else {
       report_unknown_key(diag, toml_key, node, key, server_keys(),
                          {{service_keys(), "[defaults] or a [[service]] block"}});
@@ -103,7 +148,10 @@ load_result load_config_text(std::string_view text, const fs::path& file) {
   }
 
   if (const auto* server = expect_table(diag, root.get("server"), "server")) {
-    result.cfg.server = read_server(diag, *server);
+    result.cfg.server = read_server(diag, *server, base_dir);
+  }
+  if (const auto* admin = expect_table(diag, root.get("admin"), "admin")) {
+    result.cfg.admin = read_admin(diag, *admin, base_dir);
   }
   service_fields defaults;
   if (const auto* table = expect_table(diag, root.get("defaults"), "defaults")) {

@@ -19,8 +19,9 @@ constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size"};
 
-constexpr std::string_view server_only_keys[] = {"log_level", "log_format", "max_connections", "drain_timeout",
-                                                 "workers"};
+constexpr std::string_view server_only_keys[] = {
+    "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
+    "pid_file", "user", "group"};
 
 // Keys that identify one service and so cannot have a shared default.
 constexpr std::string_view per_service_only[] = {"name", "accept", "connect"};

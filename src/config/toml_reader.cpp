@@ -53,6 +53,12 @@ std::optional<std::string> read_string(diagnostics& diag, const toml::node& node
   return std::nullopt;
 }
 
+std::optional<bool> read_bool(diagnostics& diag, const toml::node& node, const std::string& key) {
+  if (const auto* value = node.as_boolean()) return value->get();
+  diag.report(diag.at(node), key, "expected true or false, got " + std::string(type_name(node)));
+  return std::nullopt;
+}
+
 std::optional<std::int64_t> read_integer(diagnostics& diag, const toml::node& node, const std::string& key,
                                          std::int64_t min, std::int64_t max) {
   const auto* value = node.as_integer();

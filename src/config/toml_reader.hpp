@@ -44,6 +44,7 @@ std::optional<std::string> read_string(diagnostics& diag, const toml::node& node
                                        std::string_view type_hint = {});
 std::optional<std::int64_t> read_integer(diagnostics& diag, const toml::node& node, const std::string& key,
                                          std::int64_t min, std::int64_t max);
+std::optional<bool> read_bool(diagnostics& diag, const toml::node& node, const std::string& key);
 std::optional<duration> read_duration(diagnostics& diag, const toml::node& node, const std::string& key,
                                       bool zero_allowed);
 

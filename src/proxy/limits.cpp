@@ -3,9 +3,10 @@
 namespace mtlsd::proxy {
 
 bool connection_counter::try_acquire() {
+  const std::size_t max = max_.load(std::memory_order_relaxed);
   std::size_t current = active_.load(std::memory_order_relaxed);
   do {
-    if (max_ != 0 && current >= max_) return false;
+    if (max != 0 && current >= max) return false;
   } while (!active_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
   return true;
 }

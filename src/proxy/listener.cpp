@@ -1,10 +1,16 @@
 #include "mtlsd/proxy/listener.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "mtlsd/log/logging.hpp"
@@ -26,8 +32,8 @@ bool out_of_resources(const error_code& ec) {
 
 }  // namespace
 
-tcp::endpoint listener::resolve(asio::io_context& io, const service_runtime& service) {
-  const endpoint_address& address = service.config.accept;
+tcp::endpoint listener::resolve(asio::io_context& io, const service_config& service) {
+  const endpoint_address& address = service.accept;
   error_code ec;
   const auto literal = asio::ip::make_address(address.host, ec);
   if (!ec) return {literal, address.port};
@@ -35,32 +41,60 @@ tcp::endpoint listener::resolve(asio::io_context& io, const service_runtime& ser
   tcp::resolver resolver(io);
   auto results = resolver.resolve(address.host, std::to_string(address.port), tcp::resolver::passive, ec);
   if (ec || results.empty())
-    throw std::runtime_error("service " + service.config.name + ": cannot resolve " + address.host + ": " +
+    throw std::runtime_error("service " + service.name + ": cannot resolve " + address.host + ": " +
                              (ec ? ec.message() : "no address"));
   return results.begin()->endpoint();
 }
 
-listener::listener(asio::io_context& io, runtime& rt, std::shared_ptr<service_runtime> service,
-                   session_registry& registry, const tcp::endpoint& endpoint, bool reuse_port)
-    : runtime_(rt), service_(std::move(service)), registry_(registry), acceptor_(io), backoff_(io) {
-  const auto& address = service_->config.accept;
+tcp::acceptor listener::bind(asio::io_context& io, const tcp::endpoint& endpoint, bool reuse_port,
+                             const std::string& service) {
+  tcp::acceptor acceptor(io);
   const auto fail = [&](const std::string& what, const error_code& ec) {
-    throw std::runtime_error("service " + service_->config.name + ": cannot " + what + " " + address.host_port() +
-                             ": " + ec.message());
+    throw std::runtime_error("service " + service + ": cannot " + what + " " + to_text(endpoint) + ": " +
+                             ec.message());
   };
   error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
+  acceptor.open(endpoint.protocol(), ec);
   if (ec) fail("open a socket for", ec);
-  acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   // Only with several workers: with one, a second mtlsd started by mistake
   // on the same address must fail with "address in use", not share it.
-  if (reuse_port) acceptor_.set_option(reuse_port_option(true), ec);
+  if (reuse_port) acceptor.set_option(reuse_port_option(true), ec);
   // "[::]" means IPv6 only; an IPv4 service is its own [[service]] block.
-  if (endpoint.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true), ec);
-  acceptor_.bind(endpoint, ec);
+  if (endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+  acceptor.bind(endpoint, ec);
   if (ec) fail("listen on", ec);
-  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("listen on", ec);
+  return acceptor;
+}
+
+tcp::acceptor listener::adopt(asio::io_context& io, int fd, const tcp::endpoint& endpoint, const std::string& service) {
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0)
+    throw std::runtime_error("service " + service + ": cannot use the inherited socket " + to_text(endpoint) + ": " +
+                             std::strerror(errno));
+  tcp::acceptor acceptor(io);
+  error_code ec;
+  acceptor.assign(endpoint.protocol(), copy, ec);
+  if (ec) {
+    ::close(copy);
+    throw std::runtime_error("service " + service + ": cannot use the inherited socket " + to_text(endpoint) + ": " +
+                             ec.message());
+  }
+  return acceptor;
+}
+
+listener::listener(tcp::acceptor acceptor, std::shared_ptr<service_runtime> service, connection_counter& global,
+                   session_registry& registry)
+    : acceptor_(std::move(acceptor)),
+      service_(std::move(service)),
+      global_(global),
+      registry_(registry),
+      backoff_(acceptor_.get_executor()) {}
+
+void listener::start() {
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(shared_from_this()), asio::detached);
 }
 
 tcp::endpoint listener::local_endpoint() const {
@@ -75,7 +109,7 @@ void listener::close() {
   backoff_.cancel();
 }
 
-asio::awaitable<void> listener::accept_loop() {
+asio::awaitable<void> listener::accept_loop([[maybe_unused]] std::shared_ptr<listener> self) {
   const auto executor = co_await asio::this_coro::executor;
   while (!closed_) {
     auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
@@ -92,9 +126,10 @@ asio::awaitable<void> listener::accept_loop() {
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    service_->metrics->accepted.add();
 
     limit_scope refused_by = limit_scope::none;
-    connection_slot slot = try_admit(runtime_.connections, service_->connections, refused_by);
+    connection_slot slot = try_admit(global_, *service_->connections, refused_by);
     if (refused_by != limit_scope::none) {
       refuse(socket, refused_by);
       continue;
@@ -116,7 +151,8 @@ void listener::refuse(tcp::socket& socket, limit_scope scope) {
   const auto remote = socket.remote_endpoint(ec);
   const std::string peer = ec ? "unknown" : to_text(remote);
   const bool global = scope == limit_scope::global;
-  const std::size_t max = global ? runtime_.connections.max() : service_->connections.max();
+  const std::size_t max = global ? global_.max() : service_->connections->max();
+  service_->metrics->refused_limit.add();
   log::warn(log::record("connection_refused")
                 .add("svc", service_->config.name)
                 .add("peer", peer)

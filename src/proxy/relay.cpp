@@ -14,8 +14,8 @@ constexpr int reads_per_turn = 8;
 
 }  // namespace
 
-relay::relay(byte_stream& from, byte_stream& to, clock::time_point& last_activity)
-    : from_(from), to_(to), last_activity_(last_activity) {}
+relay::relay(byte_stream& from, byte_stream& to, clock::time_point& last_activity, metrics::counter& moved)
+    : from_(from), to_(to), last_activity_(last_activity), moved_(moved) {}
 
 void relay::start(std::shared_ptr<void> owner, done_callback done, void* context) {
   done_ = done;
@@ -78,6 +78,7 @@ bool relay::write_out(keep_alive& keep) {
         offset_ += put.bytes;
         pending_ -= put.bytes;
         bytes_ += put.bytes;
+        moved_.add(put.bytes);
         break;
       case io_status::want_read:
       case io_status::want_write:

@@ -22,6 +22,9 @@ std::map<std::string, std::set<std::string>> faulted_keys(const config_errors& e
     } else if (path.starts_with("defaults.")) {
       prefix = "*";
       rest = path.substr(9);
+    } else if (path.starts_with("admin.")) {
+      prefix = "admin";
+      rest = path.substr(6);
     } else {
       continue;
     }
@@ -30,24 +33,56 @@ std::map<std::string, std::set<std::string>> faulted_keys(const config_errors& e
   return keys;
 }
 
+
+void add_files(std::vector<std::filesystem::path>& files, const service_config& service) {
+  for (const auto* path : {&service.cert, &service.key, &service.key_password_file, &service.truststore,
+                           &service.session_ticket_key_file})
+    if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
+}
+
+std::set<std::string> faulted_for(const std::map<std::string, std::set<std::string>>& faulted,
+                                  const std::string& prefix, bool with_defaults) {
+  std::set<std::string> known_bad;
+  if (with_defaults)
+    if (auto it = faulted.find("*"); it != faulted.end()) known_bad = it->second;
+  if (auto it = faulted.find(prefix); it != faulted.end()) known_bad.insert(it->second.begin(), it->second.end());
+  return known_bad;
+}
+
 }  // namespace
 
 std::unique_ptr<runtime> build_runtime(const config& cfg, config_errors& errors) {
-  auto rt = std::make_unique<runtime>(cfg.server);
+  auto rt = std::make_unique<runtime>(cfg);
+  rt->files.push_back(cfg.file);
   const auto faulted = faulted_keys(errors);
-  const auto defaults_faulted = faulted.count("*") ? faulted.at("*") : std::set<std::string>{};
   for (const auto& service : cfg.services) {
     auto entry = std::make_shared<service_runtime>(service);
     if (service.accept.scheme == transport::tls) {
-      std::set<std::string> known_bad = defaults_faulted;
-      if (auto it = faulted.find(service.key_path_prefix); it != faulted.end())
-        known_bad.insert(it->second.begin(), it->second.end());
-      entry->tls = tls::server_context::build(service, errors, rt->warnings, known_bad);
+      entry->tls = tls::server_context::build(service, errors, rt->warnings,
+                                              faulted_for(faulted, service.key_path_prefix, true));
+      add_files(rt->files, service);
     }
     rt->services.push_back(std::move(entry));
   }
+  if (cfg.admin.listen && cfg.admin.listen->scheme == transport::tls) {
+    rt->admin_tls = tls::server_context::build(cfg.admin.tls, errors, rt->warnings, faulted_for(faulted, "admin", false));
+    add_files(rt->files, cfg.admin.tls);
+  }
   if (!errors.empty()) return nullptr;
   return rt;
+}
+
+void adopt(runtime& next, const runtime* previous, metrics::registry& registry) {
+  for (auto& service : next.services) {
+    service->metrics = registry.service(service->config.name);
+    if (previous == nullptr) continue;
+    for (const auto& old : previous->services) {
+      if (old->config.name != service->config.name) continue;
+      old->connections->set_max(service->config.max_connections.value_or(0));
+      service->connections = old->connections;
+      break;
+    }
+  }
 }
 
 }  // namespace mtlsd::proxy

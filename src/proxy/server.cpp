@@ -5,7 +5,10 @@
 
 #include <boost/asio/post.hpp>
 
+#include <atomic>
 #include <csignal>
+#include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "mtlsd/log/logging.hpp"
@@ -14,6 +17,7 @@
 namespace mtlsd::proxy {
 
 namespace asio = boost::asio;
+using asio::ip::tcp;
 
 namespace {
 
@@ -36,15 +40,7 @@ void raise_descriptor_limit(std::size_t max_connections) {
   }
 }
 
-const char* signal_name(int number) {
-  switch (number) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    default: return "signal";
-  }
-}
-
-std::size_t worker_count(std::size_t configured) {
+std::size_t workers_for(std::size_t configured) {
   if (configured != 0) return configured;
   const unsigned cores = std::thread::hardware_concurrency();
   return cores == 0 ? 1 : cores;
@@ -52,102 +48,163 @@ std::size_t worker_count(std::size_t configured) {
 
 }  // namespace
 
-server::server(std::unique_ptr<runtime> rt) : runtime_(std::move(rt)) {}
+server::server(asio::io_context& control, const platform::inherited_sockets& inherited)
+    : control_(control), inherited_(inherited) {}
 
 server::~server() {
   // Normally the workers have finished; after a failed bind they never started.
   for (auto& w : workers_) w->join();
 }
 
-void server::bind() {
-  raise_descriptor_limit(runtime_->server.max_connections);
-  const std::size_t count = worker_count(runtime_->server.workers);
-  std::vector<asio::ip::tcp::endpoint> endpoints;
-  for (const auto& service : runtime_->services) endpoints.push_back(listener::resolve(io_, *service));
-  for (std::size_t i = 0; i < count; ++i) {
-    auto w = std::make_unique<worker>(*runtime_);
-    w->bind(endpoints, count > 1);
+server::address_key server::key_of(const service_config& service) {
+  return {service.accept.host, service.accept.port, service.accept.port == 0 ? service.name : std::string()};
+}
+
+server::bound_address server::bind_service(const std::shared_ptr<service_runtime>& service) {
+  bound_address bound;
+  bound.service = service->config.name;
+  bound.local = listener::resolve(control_, service->config);
+  const auto inherited = inherited_.find(service->config.name, bound.local);
+  const bool reuse_port = workers_.size() > 1;
+  for (auto& w : workers_) {
+    tcp::acceptor acceptor = inherited ? listener::adopt(w->io(), inherited->fd, inherited->local, bound.service)
+                                       : listener::bind(w->io(), bound.local, reuse_port, bound.service);
     // Port 0: the first worker's socket picked the port; the others join it.
-    if (i == 0)
-      for (std::size_t s = 0; s < endpoints.size(); ++s) endpoints[s] = w->local_endpoint(s);
-    workers_.push_back(std::move(w));
-  }
-}
-
-int server::run() {
-  for (std::size_t s = 0; s < runtime_->services.size(); ++s) {
-    const auto& service = *runtime_->services[s];
-    log::info(log::record("listening")
-                  .add("svc", service.config.name)
-                  .add("addr", to_text(workers_.front()->local_endpoint(s)))
-                  .add("tls", service.tls != nullptr)
-                  .add("backend", service.config.connect.host_port()));
-  }
-  {
-    // Workers inherit this mask: stop signals always reach the main thread,
-    // whose io_context owns the signal_set, never a worker parked in epoll.
-    sigset_t stop_signals, previous;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-    for (auto& w : workers_) w->start();
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  }
-  log::info(log::record("ready")
-                .add("services", static_cast<std::uint64_t>(runtime_->services.size()))
-                .add("workers", static_cast<std::uint64_t>(workers_.size())));
-  wait_for_signal();
-  io_.run();
-  for (auto& w : workers_) w->join();
-  log::info(log::record("stopped"));
-  return 0;
-}
-
-void server::wait_for_signal() {
-  signals_.async_wait([this](const error_code& ec, int number) {
-    if (ec) return;
-    if (!draining_) {
-      begin_drain(number);
-    } else {
-      log::warn(log::record("drain_aborted")
-                    .add("signal", signal_name(number))
-                    .add("connections", static_cast<std::uint64_t>(runtime_->connections.active())));
-      for (auto& w : workers_) w->stop_sessions();
+    if (bound.per_worker.empty()) {
+      error_code ec;
+      bound.local = acceptor.local_endpoint(ec);
     }
-    if (!finished_) wait_for_signal();
-  });
+    bound.per_worker.push_back(std::make_shared<listener>(std::move(acceptor), service, connections_, w->registry()));
+  }
+  bound.inherited = inherited.has_value();
+  return bound;
 }
 
-void server::begin_drain(int signal_number) {
-  draining_ = true;
-  log::info(log::record("draining")
-                .add("signal", signal_name(signal_number))
-                .add("connections", static_cast<std::uint64_t>(runtime_->connections.active()))
-                .add("timeout", format_duration(runtime_->server.drain_timeout)));
+void server::log_listening(const bound_address& bound, const service_runtime& service) const {
+  log::info(log::record("listening")
+                .add("svc", service.config.name)
+                .add("addr", to_text(bound.local))
+                .add("tls", service.tls != nullptr)
+                .add("backend", service.config.connect.host_port())
+                .add("inherited", bound.inherited));
+}
+
+void server::bind(std::shared_ptr<const runtime> first) {
+  raise_descriptor_limit(first->server.max_connections);
+  connections_.set_max(first->server.max_connections);
+  const std::size_t count = workers_for(first->server.workers);
+  for (std::size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<worker>());
+  for (const auto& service : first->services) {
+    auto bound = bind_service(service);
+    log_listening(bound, *service);
+    listeners_.emplace(key_of(service->config), std::move(bound));
+  }
+  current_ = std::move(first);
+}
+
+void server::start() {
+  for (auto& [key, bound] : listeners_)
+    for (auto& l : bound.per_worker) l->start();
+  // Workers inherit this mask: stop and reload signals always reach the
+  // control thread, whose io_context owns the signal_set, never a worker
+  // parked in epoll.
+  sigset_t blocked, previous;
+  sigemptyset(&blocked);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&blocked, s);
+  pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+  for (auto& w : workers_) w->start();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  started_ = true;
+}
+
+bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
+  // Bind everything new first: a failure must leave the serving set untouched.
+  std::map<address_key, bound_address> fresh;
+  try {
+    for (const auto& service : next->services) {
+      const auto key = key_of(service->config);
+      if (!listeners_.contains(key)) fresh.emplace(key, bind_service(service));
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;  // `fresh` closes what it bound
+  }
+
+  std::set<address_key> named;
+  for (const auto& service : next->services) {
+    const auto key = key_of(service->config);
+    named.insert(key);
+    if (auto it = fresh.find(key); it != fresh.end()) {
+      log_listening(it->second, *service);
+      for (std::size_t w = 0; w < workers_.size(); ++w)
+        workers_[w]->post([l = it->second.per_worker[w]] { l->start(); });
+      listeners_.emplace(key, std::move(it->second));
+      continue;
+    }
+    auto& bound = listeners_.at(key);
+    bound.service = service->config.name;
+    for (std::size_t w = 0; w < workers_.size(); ++w)
+      workers_[w]->post([l = bound.per_worker[w], service] { l->set_service(service); });
+  }
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    if (named.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    log::info(log::record("listener_closed").add("svc", it->second.service).add("addr", to_text(it->second.local)));
+    for (std::size_t w = 0; w < workers_.size(); ++w)
+      workers_[w]->post([l = it->second.per_worker[w]] { l->close(); });
+    it = listeners_.erase(it);
+  }
+  connections_.set_max(next->server.max_connections);
+  current_ = std::move(next);
+  return true;
+}
+
+std::vector<listening_address> server::listening() const {
+  std::vector<listening_address> out;
+  for (const auto& [key, bound] : listeners_) out.push_back({bound.service, bound.local, bound.inherited});
+  return out;
+}
+
+void server::drain(std::function<void()> on_done) {
+  std::vector<std::vector<std::shared_ptr<listener>>> closing(workers_.size());
+  for (auto& [key, bound] : listeners_)
+    for (std::size_t w = 0; w < workers_.size(); ++w) closing[w].push_back(bound.per_worker[w]);
+  listeners_.clear();
   busy_workers_ = workers_.size();
+  auto done = std::make_shared<std::function<void()>>(std::move(on_done));
+  const auto worker_idle = [this, done] {
+    if (--busy_workers_ != 0) return;
+    drain_timer_.cancel();
+    (*done)();
+  };
   // Each worker reports from its own thread; the count lives on this one.
-  for (auto& w : workers_) w->begin_drain([this] { asio::post(io_, [this] { worker_idle(); }); });
-  drain_timer_.expires_after(runtime_->server.drain_timeout);
+  for (std::size_t w = 0; w < workers_.size(); ++w)
+    workers_[w]->close_then_when_idle(std::move(closing[w]), [this, worker_idle] { asio::post(control_, worker_idle); });
+  drain_timer_.expires_after(current_->server.drain_timeout);
   drain_timer_.async_wait([this](const error_code& ec) {
     if (ec) return;
-    log::warn(log::record("drain_timeout")
-                  .add("connections", static_cast<std::uint64_t>(runtime_->connections.active())));
-    for (auto& w : workers_) w->stop_sessions();
+    log::warn(log::record("drain_timeout").add("connections", static_cast<std::uint64_t>(connections_.active())));
+    stop_sessions();
   });
 }
 
-void server::worker_idle() {
-  if (--busy_workers_ == 0) finish();
+void server::stop_sessions() {
+  for (auto& w : workers_) w->stop_sessions();
 }
 
-void server::finish() {
-  // With the signal wait and the timer gone, run() returns; the workers'
-  // loops end by themselves once their listeners and sessions are gone.
-  finished_ = true;
-  error_code ignored;
-  signals_.cancel(ignored);
-  drain_timer_.cancel();
+void server::ping_workers(std::function<void()> answered) {
+  auto pending = std::make_shared<std::atomic<std::size_t>>(workers_.size());
+  auto callback = std::make_shared<std::function<void()>>(std::move(answered));
+  for (auto& w : workers_)
+    w->post([&control = control_, pending, callback] {
+      if (pending->fetch_sub(1) == 1) asio::post(control, [callback] { (*callback)(); });
+    });
+}
+
+void server::join() {
+  for (auto& w : workers_) w->join();
 }
 
 }  // namespace mtlsd::proxy

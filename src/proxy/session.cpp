@@ -90,9 +90,13 @@ session::session(tcp::socket client, std::shared_ptr<service_runtime> service, c
   const auto remote = client_socket_.remote_endpoint(ec);
   peer_ = ec ? "unknown" : to_text(remote);
   registry_.add(this);
+  service_->metrics->active.add();
 }
 
-session::~session() { registry_.remove(this); }
+session::~session() {
+  service_->metrics->active.sub();
+  registry_.remove(this);
+}
 
 asio::awaitable<void> session::run() {
   auto self = shared_from_this();
@@ -131,6 +135,7 @@ asio::awaitable<void> session::run_tls() {
 
   const error_code ec = co_await client.accept();
   tls::attach(client.native(), nullptr);  // the verdict is not consulted after the handshake
+  auto& counts = *service_->metrics;
   if (ec) {
     if (close_reason_ == close_reason::shutdown) {
       ERR_clear_error();
@@ -147,11 +152,19 @@ asio::awaitable<void> session::run_tls() {
     } else {
       tls::explain_failure(client.native(), verdict_);
     }
+    if (silent_probe_) {
+      counts.silent_closes.add();
+    } else {
+      counts.handshake_failures[static_cast<std::size_t>(verdict_.reason)].add();
+      counts.handshake_duration.observe(clock::now() - started_);
+    }
     log_handshake_failure();
     end(close_reason::handshake_failed);
     co_await linger(client.socket());
     co_return;
   }
+  counts.handshakes_ok.add();
+  counts.handshake_duration.observe(clock::now() - started_);
   record_tls_details();
   co_await connect_then_relay(client);
 }
@@ -170,10 +183,12 @@ void session::record_tls_details() {
 }
 
 asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
-  enter(phase::connect, clock::now() + service_->config.connect_timeout);
+  const auto connect_started = clock::now();
+  enter(phase::connect, connect_started + service_->config.connect_timeout);
   const error_code ec = co_await connect_backend();
   if (ec) {
     if (close_reason_ == close_reason::shutdown) co_return;
+    service_->metrics->backend_connect_failures.add();
     const auto why = deadline_passed_ ? close_reason::backend_connect_timeout : close_reason::backend_unreachable;
     log::warn(log::record("backend_connect_failed")
                   .add("conn", id_)
@@ -188,6 +203,8 @@ asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
     if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
     co_return;
   }
+  service_->metrics->backend_connects_ok.add();
+  service_->metrics->backend_connect_duration.observe(clock::now() - connect_started);
   start_relay(client);
 }
 
@@ -237,8 +254,8 @@ void session::start_relay(byte_stream& client) {
   last_activity_ = clock::now();
   enter(phase::splice, last_activity_ + service_->config.idle_timeout);
   relays_running_ = 2;
-  auto& upstream = upstream_.emplace(client, *backend_, last_activity_);
-  auto& downstream = downstream_.emplace(*backend_, client, last_activity_);
+  auto& upstream = upstream_.emplace(client, *backend_, last_activity_, service_->metrics->bytes_client_to_backend);
+  auto& downstream = downstream_.emplace(*backend_, client, last_activity_, service_->metrics->bytes_backend_to_client);
   upstream.start(shared_from_this(), &session::upstream_ended, this);
   downstream.start(shared_from_this(), &session::downstream_ended, this);
 }

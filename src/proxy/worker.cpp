@@ -1,7 +1,6 @@
 #include "mtlsd/proxy/worker.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
 #include "mtlsd/log/logging.hpp"
@@ -10,18 +9,9 @@ namespace mtlsd::proxy {
 
 namespace asio = boost::asio;
 
-void worker::bind(const std::vector<asio::ip::tcp::endpoint>& endpoints, bool reuse_port) {
-  for (std::size_t i = 0; i < runtime_.services.size(); ++i)
-    listeners_.push_back(
-        std::make_unique<listener>(io_, runtime_, runtime_.services[i], registry_, endpoints[i], reuse_port));
-}
-
-asio::ip::tcp::endpoint worker::local_endpoint(std::size_t service) const {
-  return listeners_.at(service)->local_endpoint();
-}
+void worker::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
 void worker::start() {
-  for (const auto& l : listeners_) asio::co_spawn(io_, l->accept_loop(), asio::detached);
   thread_ = std::thread([this] {
     try {
       io_.run();
@@ -34,9 +24,9 @@ void worker::start() {
   });
 }
 
-void worker::begin_drain(std::function<void()> on_idle) {
-  asio::post(io_, [this, on_idle = std::move(on_idle)]() mutable {
-    for (auto& l : listeners_) l->close();
+void worker::close_then_when_idle(std::vector<std::shared_ptr<listener>> listeners, std::function<void()> on_idle) {
+  post([this, listeners = std::move(listeners), on_idle = std::move(on_idle)]() mutable {
+    for (auto& l : listeners) l->close();
     if (registry_.size() == 0)
       on_idle();
     else
@@ -45,7 +35,7 @@ void worker::begin_drain(std::function<void()> on_idle) {
 }
 
 void worker::stop_sessions() {
-  asio::post(io_, [this] { registry_.stop_all(); });
+  post([this] { registry_.stop_all(); });
 }
 
 void worker::join() {

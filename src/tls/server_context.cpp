@@ -114,15 +114,22 @@ void load_key(builder& b, SSL_CTX* ctx) {
     return b.fail("key", "cannot use private key " + service.key.string() + ": " + ossl::drain_errors());
 }
 
+certificate_summary summarize(X509* cert) {
+  certificate_summary summary;
+  summary.subject = distinguished_name(X509_get_subject_name(cert));
+  summary.issuer = distinguished_name(X509_get_issuer_name(cert));
+  summary.not_after = ossl::iso8601(X509_get0_notAfter(cert));
+  std::tm when{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &when) == 1) summary.not_after_unix = timegm(&when);
+  summary.expired = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
+  return summary;
+}
+
 void load_certificate(builder& b, SSL_CTX* ctx, certificate_summary& summary) {
   ERR_clear_error();
   if (SSL_CTX_use_certificate_chain_file(ctx, b.service.cert.c_str()) != 1)
     return b.fail("cert", "cannot load certificate chain " + b.service.cert.string() + ": " + ossl::drain_errors());
-  X509* leaf = SSL_CTX_get0_certificate(ctx);
-  summary.subject = distinguished_name(X509_get_subject_name(leaf));
-  summary.issuer = distinguished_name(X509_get_issuer_name(leaf));
-  summary.not_after = ossl::iso8601(X509_get0_notAfter(leaf));
-  summary.expired = X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0;
+  summary = summarize(SSL_CTX_get0_certificate(ctx));
   if (summary.expired) b.warn("server certificate \"" + summary.subject + "\" expired at " + summary.not_after);
 }
 
@@ -142,7 +149,7 @@ void warn_if_server_cert_is_trusted_as_client(builder& b, SSL_CTX* ctx) {
   ERR_clear_error();
 }
 
-void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count) {
+void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count, std::vector<certificate_summary>& cas) {
   auto loaded = load_truststore(b.service.truststore);
   for (auto& e : loaded.errors) b.fail("truststore", e);
   if (!loaded.errors.empty()) return;
@@ -154,6 +161,7 @@ void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count) {
     X509_STORE_add_cert(store, cert.get());
     // The CertificateRequest lists these names so clients pick the right certificate.
     SSL_CTX_add_client_CA(ctx, cert.get());
+    cas.push_back(summarize(cert.get()));
   }
   ERR_clear_error();
   count = loaded.certificates.size();
@@ -261,7 +269,7 @@ std::shared_ptr<const server_context> server_context::build(const service_config
     if (b.ok && usable("key") && usable("key_password_file")) load_key(b, ctx);
   }
   if (service.verify_client != verify_client_mode::none && usable("truststore") && usable("verify_client")) {
-    load_truststore_into(b, ctx, result->truststore_size_);
+    load_truststore_into(b, ctx, result->truststore_size_, result->trusted_cas_);
     if (b.ok && usable("cert")) warn_if_server_cert_is_trusted_as_client(b, ctx);
   } else if (!service.truststore.empty()) {
     b.warn("truststore is not used with verify_client = none");

@@ -47,7 +47,17 @@ struct server_config {
   std::size_t max_connections = 10000;
   duration drain_timeout = std::chrono::seconds(30);
   std::size_t workers = 0;  // event-loop threads; 0: one per CPU core
+
+  // Reload: on SIGHUP always; also when a file the config names changes
+  // (`watch`, inotify, debounced) and/or by polling every `reload_interval`.
+  bool watch = false;
+  std::optional<duration> reload_interval;  // nullopt: no polling
+  std::filesystem::path pid_file;          // empty: none written (absolute after loading)
+  // Dropped to after binding and reading keys when started as root; empty: keep.
+  std::string user;
+  std::string group;
 };
+
 
 struct service_config {
   std::string name;
@@ -85,9 +95,20 @@ struct service_config {
   source_position position_of(const std::string& key) const;  // falls back to the block's position
 };
 
+// [admin]: the operations endpoint (/healthz, /readyz, /metrics, /status).
+// Absent `listen`: no endpoint. With `cert`/`key` it speaks TLS; with a
+// truststore it can require client certificates like any service. The TLS
+// fields reuse service_config (name "admin", accept = listen with tls:// or
+// tcp://), so the admin endpoint is checked by the same code as services.
+struct admin_config {
+  std::optional<endpoint_address> listen;  // scheme tls when cert is set, else tcp
+  service_config tls;                      // meaningful when listen->scheme == tls
+};
+
 struct config {
   std::filesystem::path file;  // absolute path of the file it was loaded from
   server_config server;
+  admin_config admin;
   std::vector<service_config> services;
 };
 

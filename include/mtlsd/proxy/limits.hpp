@@ -15,10 +15,12 @@ class connection_counter {
   bool try_acquire();
   void release() { active_.fetch_sub(1, std::memory_order_relaxed); }
   std::size_t active() const { return active_.load(std::memory_order_relaxed); }
-  std::size_t max() const { return max_; }
+  std::size_t max() const { return max_.load(std::memory_order_relaxed); }
+  // A reload may change the limit; connections above a lowered limit stay.
+  void set_max(std::size_t max) { max_.store(max, std::memory_order_relaxed); }
 
  private:
-  std::size_t max_;
+  std::atomic<std::size_t> max_;
   std::atomic<std::size_t> active_{0};
 };
 

@@ -1,9 +1,16 @@
 #pragma once
-// One service's listening socket and its accept loop. Each accepted
-// connection is checked against the limits and handed to a new session.
-// Owned by the server; runs on the server's io_context.
+// One listening socket on one worker and its accept loop. Each accepted
+// connection is counted, checked against the limits and handed to a new
+// session of the listener's *current* service: a reload that keeps the
+// address swaps the service (set_service) and the socket stays open, so no
+// connection is refused or reset across a reload.
+//
+// Created and bound on the main thread; after start(), used only on its
+// worker's thread (the server reaches it through post()). The accept loop
+// holds a shared_ptr, so a closed listener lives until its loop has ended.
 
 #include <memory>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,29 +22,36 @@
 
 namespace mtlsd::proxy {
 
-class listener {
+class listener : public std::enable_shared_from_this<listener> {
  public:
-  // Binds `endpoint` and listens; throws std::runtime_error naming the service
-  // and address. With `reuse_port`, every worker binds its own socket to the
-  // same address and the kernel spreads new connections across them.
-  listener(boost::asio::io_context& io, runtime& rt, std::shared_ptr<service_runtime> service,
-           session_registry& registry, const boost::asio::ip::tcp::endpoint& endpoint, bool reuse_port);
+  // A listening socket at `endpoint`; throws std::runtime_error naming
+  // `service` and the address. With `reuse_port`, every worker binds its own
+  // socket to the same address and the kernel spreads new connections.
+  static boost::asio::ip::tcp::acceptor bind(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
+                                             bool reuse_port, const std::string& service);
+  // A listening socket handed over by the service manager; `fd` is
+  // duplicated, the caller keeps its own.
+  static boost::asio::ip::tcp::acceptor adopt(boost::asio::io_context& io, int fd,
+                                              const boost::asio::ip::tcp::endpoint& endpoint, const std::string& service);
+  // The address a service's accept names (resolving a host name blocks; main thread only).
+  static boost::asio::ip::tcp::endpoint resolve(boost::asio::io_context& io, const service_config& service);
 
-  // The address a service's accept names, resolved once at start-up.
-  static boost::asio::ip::tcp::endpoint resolve(boost::asio::io_context& io, const service_runtime& service);
+  listener(boost::asio::ip::tcp::acceptor acceptor, std::shared_ptr<service_runtime> service,
+           connection_counter& global, session_registry& registry);
 
-  boost::asio::awaitable<void> accept_loop();
+  void start();
+  void set_service(std::shared_ptr<service_runtime> service) { service_ = std::move(service); }
   void close();
-
   boost::asio::ip::tcp::endpoint local_endpoint() const;
 
  private:
+  boost::asio::awaitable<void> accept_loop(std::shared_ptr<listener> self);
   void refuse(boost::asio::ip::tcp::socket& socket, limit_scope scope);
 
-  runtime& runtime_;
-  std::shared_ptr<service_runtime> service_;
-  session_registry& registry_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<service_runtime> service_;
+  connection_counter& global_;
+  session_registry& registry_;
   boost::asio::steady_timer backoff_;
   bool closed_ = false;
 };

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "mtlsd/proxy/buffer_pool.hpp"
+#include "mtlsd/metrics/metrics.hpp"
 #include "mtlsd/tls/byte_stream.hpp"
 
 namespace mtlsd::proxy {
@@ -33,7 +34,9 @@ class relay {
   // Called once, when the direction ends.
   using done_callback = void (*)(void* context, relay_end);
 
-  relay(byte_stream& from, byte_stream& to, clock::time_point& last_activity);
+  // `moved` (the service's byte counter) grows with every write, so /metrics
+  // shows long-lived connections' traffic as it flows, not when they close.
+  relay(byte_stream& from, byte_stream& to, clock::time_point& last_activity, metrics::counter& moved);
   relay(const relay&) = delete;
   relay& operator=(const relay&) = delete;
 
@@ -55,6 +58,7 @@ class relay {
   byte_stream& from_;
   byte_stream& to_;
   clock::time_point& last_activity_;
+  metrics::counter& moved_;
   done_callback done_ = nullptr;
   void* context_ = nullptr;
 

@@ -1,48 +1,104 @@
 #pragma once
-// The daemon: binds every service on every worker, runs the workers, and on
-// SIGTERM/SIGINT drains — stops accepting, lets live connections finish for up
-// to drain_timeout, then closes them — and returns.
+// The data plane: the worker threads and every listening socket, and the
+// switch from one configuration generation to the next.
 //
-// The calling thread runs a small io_context of its own for signals and the
-// drain timer; connections live on the workers (worker.hpp).
+// Listening sockets are keyed by the address a service's accept names (host
+// and port as written; an ephemeral port 0 also by service name). A new
+// generation keeps every socket whose address it still names — only the
+// service behind it changes, for connections accepted from then on — binds
+// the addresses that are new, and closes those no longer named; connections
+// already accepted keep their old service until they end.
+//
+// Everything here is called on the control thread (the daemon's main
+// thread, running `control`); workers are reached through post().
 
+#include <compare>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "mtlsd/platform/inherited_sockets.hpp"
+#include "mtlsd/proxy/limits.hpp"
+#include "mtlsd/proxy/listener.hpp"
 #include "mtlsd/proxy/runtime.hpp"
 #include "mtlsd/proxy/worker.hpp"
 
 namespace mtlsd::proxy {
 
+struct listening_address {
+  std::string service;
+  boost::asio::ip::tcp::endpoint local;
+  bool inherited = false;  // from the service manager (socket activation)
+};
+
 class server {
  public:
-  explicit server(std::unique_ptr<runtime> rt);
+  server(boost::asio::io_context& control, const platform::inherited_sockets& inherited);
   ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
 
-  // Binds every listener of every worker, or throws std::runtime_error.
-  void bind();
-  // Serves until a stop signal and the drain are over; returns the exit code.
-  int run();
+  // Start-up: creates the workers and binds every service of `first`. Throws
+  // std::runtime_error naming the service and address.
+  void bind(std::shared_ptr<const runtime> first);
+  // Starts the workers and their accept loops.
+  void start();
+  // A reload: binds the addresses new in `next` and switches every worker's
+  // listeners to it. Returns false with `error` when an address cannot be
+  // bound; nothing has changed then and `current()` keeps serving.
+  bool apply(std::shared_ptr<const runtime> next, std::string& error);
+
+  const runtime& current() const { return *current_; }
+  std::shared_ptr<const runtime> current_ptr() const { return current_; }
+  std::vector<listening_address> listening() const;
+  std::size_t active_connections() const { return connections_.active(); }
+  std::size_t worker_count() const { return workers_.size(); }
+
+  // Stops accepting; `on_done` runs on the control thread once every
+  // connection has ended — by itself, or closed when drain_timeout passes.
+  void drain(std::function<void()> on_done);
+  // Closes every live connection now (a second stop signal).
+  void stop_sessions();
+  // `answered` runs on the control thread once every worker has run a task:
+  // proof for the service manager's watchdog that no event loop is stuck.
+  void ping_workers(std::function<void()> answered);
+  // Waits for the worker threads (after a drain).
+  void join();
 
  private:
-  void wait_for_signal();
-  void begin_drain(int signal_number);
-  void worker_idle();
-  void finish();
+  struct address_key {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string ephemeral_for;  // service name when port is 0: each binds its own
+    auto operator<=>(const address_key&) const = default;
+  };
+  struct bound_address {
+    std::string service;
+    boost::asio::ip::tcp::endpoint local;
+    bool inherited = false;
+    std::vector<std::shared_ptr<listener>> per_worker;  // index = worker
+  };
+  static address_key key_of(const service_config& service);
+  bound_address bind_service(const std::shared_ptr<service_runtime>& service);
+  void log_listening(const bound_address& bound, const service_runtime& service) const;
 
-  boost::asio::io_context io_{1};
-  std::unique_ptr<runtime> runtime_;
+  boost::asio::io_context& control_;
+  const platform::inherited_sockets& inherited_;
+  std::shared_ptr<const runtime> current_;
+  connection_counter connections_{0};  // across all services; max from the current generation
   std::vector<std::unique_ptr<worker>> workers_;
-  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
-  boost::asio::steady_timer drain_timer_{io_};
-  std::size_t busy_workers_ = 0;  // during a drain; main thread only
-  bool draining_ = false;
-  bool finished_ = false;
+  std::map<address_key, bound_address> listeners_;
+  boost::asio::steady_timer drain_timer_{control_};
+  std::size_t busy_workers_ = 0;  // during a drain
+  bool started_ = false;
 };
 
 }  // namespace mtlsd::proxy

@@ -3,6 +3,7 @@
 // log lines, metrics labels, `mtlsd check`/`verify` output and the docs
 // (docs/troubleshooting.md) — never invent a synonym elsewhere.
 
+#include <cstddef>
 #include <string_view>
 
 namespace mtlsd {
@@ -20,6 +21,9 @@ enum class rejection_reason {
   timeout,           // handshake_timeout passed
   other,             // anything else: malformed input, no shared cipher, reset
 };
+
+// For tables indexed by reason (metrics): `other` is the last enumerator.
+inline constexpr std::size_t rejection_reason_count = static_cast<std::size_t>(rejection_reason::other) + 1;
 
 std::string_view to_string(rejection_reason);
 

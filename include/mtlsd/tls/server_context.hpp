@@ -23,6 +23,7 @@ struct certificate_summary {
   std::string subject;
   std::string issuer;
   std::string not_after;  // ISO 8601
+  std::int64_t not_after_unix = 0;  // seconds; for metrics and alerting
   bool expired = false;
 };
 
@@ -44,6 +45,8 @@ class server_context {
 
   const certificate_summary& server_certificate() const { return server_cert_; }
   std::size_t truststore_size() const { return truststore_size_; }
+  // The CA certificates clients are verified against (empty with verify_client = none).
+  const std::vector<certificate_summary>& trusted_cas() const { return trusted_cas_; }
   // Keys read from session_ticket_key_file; 0 when OpenSSL's random
   // per-context keys are used (tickets resume only in this process).
   std::size_t ticket_key_count() const { return ticket_keys_ ? ticket_keys_->size() : 0; }
@@ -64,6 +67,7 @@ class server_context {
   std::string service_name_;
   certificate_summary server_cert_;
   std::size_t truststore_size_ = 0;
+  std::vector<certificate_summary> trusted_cas_;
   ossl::evp_md_ptr sha256_;  // fetched once, not per handshake
   chain_cache_scope chain_cache_scope_;
 };

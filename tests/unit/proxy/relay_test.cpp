@@ -62,6 +62,7 @@ struct relay_rig {
   tcp::socket source_peer{io}, sink_peer{io};
   std::optional<tcp_stream> source, sink;
   clock_type::time_point last_activity = clock_type::time_point::min();
+  mtlsd::metrics::counter moved;  // the service byte counter the relay feeds
   std::optional<relay> under_test;
   std::optional<relay_end> end;
   // Closes both peers once the relay has ended, ending whatever they still wait for.
@@ -76,7 +77,7 @@ struct relay_rig {
     auto [c, d] = connected_pair(io);
     sink.emplace(std::move(c));
     sink_peer = std::move(d);
-    under_test.emplace(*source, *sink, last_activity);
+    under_test.emplace(*source, *sink, last_activity, moved);
   }
 
   void start() {

@@ -1,0 +1,32 @@
+#pragma once
+// The Prometheus text exposition format (version 0.0.4) of everything in a
+// metrics registry, plus facts the registry does not hold: loaded
+// certificates' expiry and build information. Every family has HELP and TYPE
+// lines; label values are escaped (backslash, double quote, newline).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mtlsd/metrics/metrics.hpp"
+
+namespace mtlsd::metrics {
+
+// One loaded certificate: a service's server certificate (role "server"), a
+// CA of its truststore (role "truststore"), or the admin endpoint's ("admin").
+struct certificate_expiry {
+  std::string service;
+  std::string role;
+  std::string subject;  // RFC 2253 one-line form
+  std::int64_t not_after_seconds = 0;  // Unix time
+};
+
+struct build_info {
+  std::string version;
+  std::string openssl;
+};
+
+std::string render(const registry& metrics, const std::vector<certificate_expiry>& certificates,
+                   const build_info& build);
+
+}  // namespace mtlsd::metrics

@@ -1,0 +1,101 @@
+#include "mtlsd/admin/status.hpp"
+
+#include <cstdio>
+#include <map>
+
+#include "mtlsd/proxy/endpoint_text.hpp"
+
+namespace mtlsd::admin {
+namespace {
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          out += escaped;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+void add_context(std::vector<metrics::certificate_expiry>& out, const std::string& service,
+                 const tls::server_context& tls, const char* server_role) {
+  const auto& cert = tls.server_certificate();
+  out.push_back({service, server_role, cert.subject, cert.not_after_unix});
+  for (const auto& ca : tls.trusted_cas()) out.push_back({service, "truststore", ca.subject, ca.not_after_unix});
+}
+
+std::string certificate_json(const tls::certificate_summary& c, const char* role) {
+  return "{\"role\":" + json_string(role) + ",\"subject\":" + json_string(c.subject) +
+         ",\"issuer\":" + json_string(c.issuer) + ",\"not_after\":" + json_string(c.not_after) +
+         ",\"not_after_unix\":" + std::to_string(c.not_after_unix) + ",\"expired\":" + (c.expired ? "true" : "false") +
+         "}";
+}
+
+}  // namespace
+
+std::vector<metrics::certificate_expiry> loaded_certificates(const proxy::runtime& rt) {
+  std::vector<metrics::certificate_expiry> out;
+  for (const auto& service : rt.services)
+    if (service->tls) add_context(out, service->config.name, *service->tls, "server");
+  if (rt.admin_tls) add_context(out, "admin", *rt.admin_tls, "admin");
+  return out;
+}
+
+std::string status_json(const proxy::server& server, const metrics::registry& metrics, const daemon_facts& facts) {
+  const proxy::runtime& rt = server.current();
+  std::map<std::string, std::string> addresses;
+  for (const auto& l : server.listening()) addresses[l.service] = proxy::to_text(l.local);
+  std::map<std::string, std::int64_t> active;
+  for (const auto& [name, m] : metrics.services()) active[name] = m->active.value();
+
+  std::string out = "{";
+  out += "\"version\":" + json_string(facts.build.version);
+  out += ",\"openssl\":" + json_string(facts.build.openssl);
+  out += ",\"config_file\":" + json_string(facts.config_file);
+  out += ",\"ready\":" + std::string(facts.ready ? "true" : "false");
+  out += ",\"draining\":" + std::string(facts.draining ? "true" : "false");
+  out += ",\"config_generation\":" + std::to_string(facts.generation);
+  out += ",\"last_reload\":{\"result\":" + json_string(facts.last_reload_result) +
+         ",\"error\":" + json_string(facts.last_reload_error) + "}";
+  out += ",\"workers\":" + std::to_string(server.worker_count());
+  out += ",\"connections_active\":" + std::to_string(server.active_connections());
+  out += ",\"services\":[";
+  bool first = true;
+  for (const auto& service : rt.services) {
+    const service_config& c = service->config;
+    out += first ? "{" : ",{";
+    first = false;
+    out += "\"name\":" + json_string(c.name);
+    out += ",\"accept\":" + json_string(c.accept.to_string());
+    out += ",\"listening\":" + json_string(addresses.count(c.name) ? addresses[c.name] : "");
+    out += ",\"connect\":" + json_string(c.connect.to_string());
+    out += ",\"tls\":" + std::string(service->tls ? "true" : "false");
+    out += ",\"connections_active\":" + std::to_string(active.count(c.name) ? active[c.name] : 0);
+    out += ",\"max_connections\":" + (c.max_connections ? std::to_string(*c.max_connections) : std::string("null"));
+    if (service->tls) {
+      out += ",\"verify_client\":" + json_string(to_string(c.verify_client));
+      out += ",\"whitelist_rules\":" + std::to_string(c.allow ? c.allow->size() : 0);
+      out += ",\"certificates\":[" + certificate_json(service->tls->server_certificate(), "server");
+      for (const auto& ca : service->tls->trusted_cas()) out += "," + certificate_json(ca, "truststore");
+      out += "]";
+    }
+    out += "}";
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace mtlsd::admin

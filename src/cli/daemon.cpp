@@ -1,0 +1,308 @@
+#include "cli/daemon.hpp"
+
+#include <chrono>
+#include <csignal>
+
+#include "cli/file_fingerprint.hpp"
+#include "cli/validated_config.hpp"
+#include "mtlsd/log/logging.hpp"
+#include "mtlsd/metrics/exposition.hpp"
+#include "mtlsd/platform/privileges.hpp"
+#include "mtlsd/proxy/endpoint_text.hpp"
+#include "mtlsd/tls/verified_chain_cache.hpp"
+
+namespace mtlsd::cli {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using error_code = boost::system::error_code;
+
+namespace {
+
+// A burst of file events (a Secret's symlink swap, a certificate and its key
+// written one after the other) settles within this; one reload follows.
+constexpr auto watch_quiet_period = 500ms;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* signal_name(int number) {
+  switch (number) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    default: return "signal";
+  }
+}
+
+// Settings bound to the process itself; a reload reports their change and
+// keeps the running values.
+void keep_restart_only_settings(proxy::runtime& next, const proxy::runtime& current) {
+  const auto note = [](const char* key) {
+    log::warn(log::record("reload_restart_required")
+                  .add("key", key)
+                  .add("message", "this setting takes effect at the next restart; the running value is kept"));
+  };
+  if (next.server.workers != current.server.workers) note("server.workers");
+  if (next.server.user != current.server.user) note("server.user");
+  if (next.server.group != current.server.group) note("server.group");
+  if (next.server.pid_file != current.server.pid_file) note("server.pid_file");
+  if (next.admin.listen != current.admin.listen) note("admin.listen");
+  next.server.workers = current.server.workers;
+  next.server.user = current.server.user;
+  next.server.group = current.server.group;
+  next.server.pid_file = current.server.pid_file;
+  next.admin.listen = current.admin.listen;
+}
+
+}  // namespace
+
+daemon::daemon(std::filesystem::path config_file, std::unique_ptr<proxy::runtime> first, metrics::build_info build)
+    : config_file_(std::move(config_file)), first_(std::move(first)) {
+  facts_.build = std::move(build);
+  facts_.config_file = config_file_.string();
+}
+
+daemon::~daemon() = default;
+
+const char* daemon::name_of(trigger why) {
+  switch (why) {
+    case trigger::signal: return "SIGHUP";
+    case trigger::watch: return "watch";
+    case trigger::interval: return "reload_interval";
+  }
+  return "reload";
+}
+
+int daemon::run() {
+  try {
+    start_up();
+  } catch (const std::exception& e) {
+    log::error(log::record("startup_failed").add("error", e.what()));
+    notify_.status(std::string("start-up failed: ") + e.what());
+    return 1;
+  }
+  wait_for_signal();
+  io_.run();
+  server_.join();
+  log::info(log::record("stopped"));
+  return 0;
+}
+
+void daemon::start_up() {
+  notify_ = platform::service_notify::from_environment();
+  inherited_ = platform::inherited_sockets::from_environment();
+  auto& process = metrics_.process();
+  process.start_time_ms.set(unix_ms());
+
+  std::shared_ptr<proxy::runtime> first(std::move(first_));
+  proxy::adopt(*first, nullptr, metrics_);
+  server_.bind(first);
+  if (first->admin.listen) {
+    service_config admin_address;
+    admin_address.name = "admin";
+    admin_address.accept = *first->admin.listen;
+    const auto address = proxy::listener::resolve(io_, admin_address);
+    admin_ = std::make_unique<admin::endpoint>(io_, address, first->admin_tls,
+                                               [this](std::string_view path) { return serve_admin(path); });
+    log::info(log::record("admin_listening")
+                  .add("addr", proxy::to_text(admin_->local_endpoint()))
+                  .add("tls", first->admin_tls != nullptr));
+  }
+  if (!first->server.pid_file.empty()) pid_file_ = platform::pid_file(first->server.pid_file);
+  // Last: every socket is bound and every key has been read.
+  platform::drop_privileges(first->server.user, first->server.group);
+  if (!first->server.user.empty() || !first->server.group.empty())
+    log::info(log::record("privileges_dropped").add("user", first->server.user).add("group", first->server.group));
+
+  server_.start();
+  if (admin_) admin_->start();
+  fingerprint_ = fingerprint(first->files);
+  start_watching();
+  rearm_reload_interval();
+  rearm_watchdog();
+
+  facts_.ready = true;
+  facts_.generation = 1;
+  process.config_generation.set(1);
+  process.last_reload_success_ms.set(unix_ms());
+  process.ready.set(1);
+  log::info(log::record("ready")
+                .add("services", static_cast<std::uint64_t>(first->services.size()))
+                .add("workers", static_cast<std::uint64_t>(server_.worker_count())));
+  notify_.ready(status_line());
+}
+
+std::string daemon::status_line() const {
+  const auto& rt = server_.current();
+  return "serving " + std::to_string(rt.services.size()) + (rt.services.size() == 1 ? " service" : " services") +
+         ", configuration generation " + std::to_string(facts_.generation) + ", " +
+         std::to_string(server_.active_connections()) + " connections";
+}
+
+void daemon::wait_for_signal() {
+  signals_.async_wait([this](const error_code& ec, int number) {
+    if (ec) return;
+    if (number == SIGHUP) {
+      reload(trigger::signal);
+    } else if (!draining_) {
+      begin_drain(number);
+    } else {
+      log::warn(log::record("drain_aborted")
+                    .add("signal", signal_name(number))
+                    .add("connections", static_cast<std::uint64_t>(server_.active_connections())));
+      server_.stop_sessions();
+    }
+    if (!finished_) wait_for_signal();
+  });
+}
+
+void daemon::begin_drain(int signal_number) {
+  draining_ = true;
+  facts_.ready = false;
+  facts_.draining = true;
+  metrics_.process().ready.set(0);
+  metrics_.process().draining.set(1);
+  log::info(log::record("draining")
+                .add("signal", signal_name(signal_number))
+                .add("connections", static_cast<std::uint64_t>(server_.active_connections()))
+                .add("timeout", format_duration(server_.current().server.drain_timeout)));
+  notify_.stopping("draining " + std::to_string(server_.active_connections()) + " connections");
+  reload_timer_.cancel();
+  if (watch_) watch_->stop();
+  server_.drain([this] {
+    // With nothing left pending here, run() returns; the workers' loops end
+    // by themselves once their listeners and sessions are gone.
+    finished_ = true;
+    error_code ignored;
+    signals_.cancel(ignored);
+    watchdog_timer_.cancel();
+    if (admin_) admin_->stop();
+  });
+}
+
+void daemon::reload(trigger why) {
+  if (draining_) {
+    log::info(log::record("reload_skipped").add("trigger", name_of(why)).add("reason", "draining"));
+    return;
+  }
+  const auto current = server_.current_ptr();
+  const std::string before = fingerprint(current->files);
+  if (why != trigger::signal && before == fingerprint_) return;  // nothing the config reads has changed
+
+  log::info(log::record("reloading").add("trigger", name_of(why)));
+  notify_.reloading("reloading configuration (" + std::string(name_of(why)) + ")");
+  // Chains verified under the old truststores must be verified again.
+  tls::advance_configuration_epoch();
+  auto loaded = load_and_validate(config_file_);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) log::error(log::record("reload_error").add("error", e.to_string()));
+    reload_failed(loaded.errors.front().to_string(), loaded.errors.size());
+    fingerprint_ = before;  // retried when a file changes again, not on every event
+    return;
+  }
+  std::shared_ptr<proxy::runtime> next(std::move(loaded.runtime));
+  keep_restart_only_settings(*next, *current);
+  proxy::adopt(*next, current.get(), metrics_);
+  std::string bind_error;
+  if (!server_.apply(next, bind_error)) {
+    log::error(log::record("reload_error").add("error", bind_error));
+    reload_failed(bind_error, 1);
+    fingerprint_ = before;
+    return;
+  }
+  log::setup(next->server.level, next->server.format);
+  for (const auto& w : next->warnings) log::warn(log::record("config_warning").add("message", w));
+  // A file changed while it was being loaded: keep the older fingerprint so
+  // the change is picked up by the next check instead of being lost.
+  const std::string after = fingerprint(next->files);
+  fingerprint_ = (next->files == current->files && after != before) ? before : after;
+  start_watching();
+  if (why != trigger::interval) rearm_reload_interval();
+
+  ++facts_.generation;
+  facts_.last_reload_result = "success";
+  facts_.last_reload_error.clear();
+  auto& process = metrics_.process();
+  process.reloads_ok.add();
+  process.config_generation.set(static_cast<std::int64_t>(facts_.generation));
+  process.last_reload_success_ms.set(unix_ms());
+  log::info(log::record("reloaded")
+                .add("generation", facts_.generation)
+                .add("services", static_cast<std::uint64_t>(next->services.size()))
+                .add("trigger", name_of(why)));
+  notify_.ready(status_line());
+}
+
+void daemon::reload_failed(const std::string& first_error, std::size_t count) {
+  facts_.last_reload_result = "failure";
+  facts_.last_reload_error = first_error;
+  metrics_.process().reloads_failed.add();
+  log::error(log::record("reload_failed")
+                 .add("errors", static_cast<std::uint64_t>(count))
+                 .add("generation", facts_.generation)
+                 .add("message", "the previous configuration keeps serving"));
+  notify_.ready("reload failed (" + first_error + "); " + status_line());
+}
+
+void daemon::start_watching() {
+  const auto& rt = server_.current();
+  if (!rt.server.watch) {
+    if (watch_) watch_->stop();
+    watch_.reset();
+    return;
+  }
+  if (!watch_)
+    watch_ = std::make_unique<platform::file_watch>(io_, std::chrono::milliseconds(watch_quiet_period),
+                                                    [this] { reload(trigger::watch); });
+  for (const auto& problem : watch_->watch(rt.files))
+    log::warn(log::record("watch_failed").add("error", problem));
+}
+
+void daemon::rearm_reload_interval() {
+  const auto& interval = server_.current().server.reload_interval;
+  if (!interval || draining_) {
+    reload_timer_.cancel();
+    return;
+  }
+  reload_timer_.expires_after(*interval);
+  reload_timer_.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    reload(trigger::interval);
+    rearm_reload_interval();
+  });
+}
+
+void daemon::rearm_watchdog() {
+  const auto timeout = notify_.watchdog_timeout();
+  if (!timeout) return;
+  watchdog_timer_.expires_after(*timeout / 2);
+  watchdog_timer_.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    if (draining_) {
+      notify_.watchdog();  // workers may have finished already
+    } else {
+      // Only when every worker's event loop has run a task: a stuck worker
+      // lets the watchdog fire and the service manager restart us.
+      server_.ping_workers([this] { notify_.watchdog(); });
+    }
+    rearm_watchdog();
+  });
+}
+
+admin::response daemon::serve_admin(std::string_view path) {
+  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/readyz") {
+    if (facts_.ready) return {200, "text/plain; charset=utf-8", "ready\n"};
+    return {503, "text/plain; charset=utf-8", facts_.draining ? "draining\n" : "starting\n"};
+  }
+  if (path == "/metrics")
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            metrics::render(metrics_, admin::loaded_certificates(server_.current()), facts_.build)};
+  if (path == "/status") return {200, "application/json", admin::status_json(server_, metrics_, facts_) + "\n"};
+  return {404, "text/plain; charset=utf-8", "not found; try /healthz, /readyz, /metrics or /status\n"};
+}
+
+}  // namespace mtlsd::cli

@@ -1,0 +1,71 @@
+#pragma once
+// `mtlsd run`: everything around the data plane, on the main thread's
+// io_context — signals (SIGTERM/SIGINT drain, SIGHUP reloads), reloads from
+// the file watch or the reload interval, the admin endpoint, the service
+// manager's notifications and watchdog, the pid file and the switch to an
+// unprivileged user. The workers (proxy::server) carry the connections.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "mtlsd/admin/endpoint.hpp"
+#include "mtlsd/admin/status.hpp"
+#include "mtlsd/metrics/metrics.hpp"
+#include "mtlsd/platform/file_watch.hpp"
+#include "mtlsd/platform/inherited_sockets.hpp"
+#include "mtlsd/platform/pid_file.hpp"
+#include "mtlsd/platform/service_notify.hpp"
+#include "mtlsd/proxy/server.hpp"
+
+namespace mtlsd::cli {
+
+class daemon {
+ public:
+  // `first` is the validated configuration loaded from `config_file`.
+  daemon(std::filesystem::path config_file, std::unique_ptr<proxy::runtime> first, metrics::build_info build);
+  ~daemon();
+
+  // Binds, serves until stopped and drained; returns the exit code.
+  int run();
+
+ private:
+  enum class trigger { signal, watch, interval };
+  static const char* name_of(trigger why);
+
+  void start_up();
+  void wait_for_signal();
+  void begin_drain(int signal_number);
+  void reload(trigger why);
+  void reload_failed(const std::string& first_error, std::size_t count);
+  void rearm_reload_interval();
+  void rearm_watchdog();
+  void start_watching();
+  admin::response serve_admin(std::string_view path);
+  std::string status_line() const;
+
+  std::filesystem::path config_file_;
+  boost::asio::io_context io_{1};
+  metrics::registry metrics_;
+  admin::daemon_facts facts_;
+  platform::service_notify notify_;
+  platform::inherited_sockets inherited_;
+  std::unique_ptr<proxy::runtime> first_;  // until bound
+  proxy::server server_{io_, inherited_};
+  std::unique_ptr<admin::endpoint> admin_;
+  std::unique_ptr<platform::file_watch> watch_;
+  platform::pid_file pid_file_;
+  std::string fingerprint_;  // of the files the serving generation was loaded from
+  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
+  boost::asio::steady_timer reload_timer_{io_};
+  boost::asio::steady_timer watchdog_timer_{io_};
+  bool draining_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace mtlsd::cli

@@ -1,0 +1,108 @@
+// Owner: config module. [admin]: `listen` plus a subset of the per-service
+// TLS keys, read with the same code as a [[service]] block so that the admin
+// endpoint's certificates and whitelist mean exactly what they mean there.
+#include "config/admin.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+#include "config/files.hpp"
+#include "config/service_fields.hpp"
+#include "config/text_util.hpp"
+
+namespace mtlsd::config_detail {
+namespace {
+
+constexpr std::string_view admin_tls_keys[] = {"cert",         "key",             "key_password_file",
+                                               "truststore",   "verify_client",   "verify_depth",
+                                               "min_tls_version", "handshake_timeout", "allow"};
+
+std::optional<endpoint_address> read_listen(diagnostics& diag, const toml::node& node, const std::string& key) {
+  auto text = read_string(diag, node, key);
+  if (!text) return std::nullopt;
+  // Written as host:port; the scheme follows from whether a cert is set.
+  if (text->find("://") != std::string::npos) {
+    diag.report(diag.at(node), key,
+                "write host:port without a scheme (e.g. \"127.0.0.1:9901\"); TLS is on when [admin] cert is set");
+    return std::nullopt;
+  }
+  std::string error;
+  auto address = parse_endpoint("tcp://" + *text, error);
+  if (!address) {
+    diag.report(diag.at(node), key, "invalid address " + quote(*text) + ": " + error);
+    return std::nullopt;
+  }
+  return address;
+}
+
+}  // namespace
+
+admin_config read_admin(diagnostics& diag, const toml::table& table, const std::filesystem::path& base_dir) {
+  admin_config admin;
+  service_config& tls = admin.tls;
+  tls.name = "admin";
+  tls.key_path_prefix = "admin";
+  tls.positions[""] = diag.at(table);
+
+  std::vector<std::string_view> known(std::begin(admin_tls_keys), std::end(admin_tls_keys));
+  known.insert(known.begin(), "listen");
+  toml::table tls_table;
+  for (auto&& [toml_key, node] : table) {
+    const std::string name(toml_key.str());
+    if (name == "listen") {
+      admin.listen = read_listen(diag, node, "admin.listen");
+    } else if (std::find(known.begin(), known.end(), name) != known.end()) {
+      tls_table.insert(toml_key, node);
+    } else {
+      report_unknown_key(diag, toml_key, node, "admin." + name, known);
+    }
+  }
+  const service_fields fields = read_service_fields(diag, tls_table, "admin", block_kind::service, base_dir);
+  for (const auto& [key, where] : fields.written) tls.positions[key] = where;
+  for (const auto& [key, where] : fields.allow_positions) tls.positions[key] = where;
+
+  const auto path_of = [&](const std::optional<path_setting>& setting, const std::string& key, file_kind kind,
+                           std::filesystem::path& target) {
+    if (!setting) return;
+    target = setting->resolved;
+    check_file(diag, *setting, kind, "admin." + key);
+  };
+  path_of(fields.cert, "cert", file_kind::regular_file, tls.cert);
+  path_of(fields.key, "key", file_kind::regular_file, tls.key);
+  path_of(fields.key_password_file, "key_password_file", file_kind::regular_file, tls.key_password_file);
+  path_of(fields.truststore, "truststore", file_kind::file_or_directory, tls.truststore);
+  if (fields.verify_depth) tls.verify_depth = *fields.verify_depth;
+  if (fields.min_tls_version) tls.min_tls_version = *fields.min_tls_version;
+  if (fields.handshake_timeout) tls.handshake_timeout = *fields.handshake_timeout;
+  tls.allow = fields.allow;
+  // Unlike a service, the admin port checks client certificates only when
+  // given a truststore: plain operator access must stay a one-line setting.
+  tls.verify_client = fields.verify_client.value_or(fields.truststore ? verify_client_mode::require
+                                                                      : verify_client_mode::none);
+
+  if (!admin.listen) {
+    if (!fields.written.empty())
+      diag.report(diag.at(table), "admin.listen", "required key missing: the [admin] settings need an address");
+    return admin;
+  }
+  const bool wants_tls = fields.wrote("cert") || fields.wrote("key");
+  if (!wants_tls) {
+    for (const auto& [key, where] : fields.written)
+      diag.report(where, "admin." + key, "TLS option on a plain admin endpoint; set admin.cert and admin.key too");
+    return admin;
+  }
+  admin.listen->scheme = transport::tls;
+  tls.accept = *admin.listen;
+  tls.connect = *admin.listen;  // unused: the admin endpoint proxies nothing
+  if (!fields.wrote("cert")) diag.report(tls.positions[""], "admin.cert", "required key missing: TLS needs a certificate");
+  if (!fields.wrote("key")) diag.report(tls.positions[""], "admin.key", "required key missing: TLS needs the certificate's key");
+  if (tls.verify_client != verify_client_mode::none && !fields.wrote("truststore") && fields.verify_client)
+    diag.report(fields.written.at("verify_client"), "admin.truststore",
+                "required key missing: client certificates are verified against it unless verify_client = \"none\"");
+  if (tls.verify_client == verify_client_mode::none && tls.allow)
+    diag.report(fields.written.at("allow"), "admin.allow",
+                "has no effect with verify_client = \"none\" (no client certificate is requested)");
+  return admin;
+}
+
+}  // namespace mtlsd::config_detail
