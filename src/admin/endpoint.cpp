@@ -142,4 +142,8 @@ void endpoint::stop() {
     asio::post(io, [self = impl_] { self->stop(); });
 }
 
+void endpoint::set_tls(std::shared_ptr<const tls::server_context> tls) {
+  if (impl_->tls && tls) impl_->tls = std::move(tls);
+}
+
 }  // namespace mtlsd::admin

@@ -90,8 +90,11 @@ asio::awaitable<void> connection::serve() {
 }
 
 asio::awaitable<bool> connection::handshake() {
-  verdict_.context = owner_->tls.get();
-  ossl::ssl_ptr ssl(SSL_new(owner_->tls->native()));
+  // Our own reference: a reload may replace the endpoint's context while
+  // this handshake still consults this one.
+  context_ = owner_->tls;
+  verdict_.context = context_.get();
+  ossl::ssl_ptr ssl(SSL_new(context_->native()));
   if (!ssl) {
     verdict_.refuse(rejection_reason::other, "cannot create a TLS session: " + ossl::drain_errors());
     log_handshake_failure(false);

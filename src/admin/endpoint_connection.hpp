@@ -74,6 +74,7 @@ class connection : public std::enable_shared_from_this<connection> {
   boost::asio::steady_timer deadline_;
   bool deadline_passed_ = false;
   bool stopping_ = false;
+  std::shared_ptr<const tls::server_context> context_;  // TLS only; kept for the connection's lifetime
   tls::handshake_verdict verdict_;
   std::string peer_;
 };

@@ -35,6 +35,21 @@ void print_summary(std::ostream& out, const validated_config& v) {
   out << "server: log_level " << to_string(rt.server.level) << ", log_format " << to_string(rt.server.format)
       << ", max_connections " << rt.server.max_connections << ", drain_timeout "
       << format_duration(rt.server.drain_timeout) << '\n';
+  out << "reload: on SIGHUP" << (rt.server.watch ? ", when a named file changes (watch)" : "");
+  if (rt.server.reload_interval) out << ", checked every " << format_duration(*rt.server.reload_interval);
+  out << (rt.server.pid_file.empty() ? "" : "; pid_file " + rt.server.pid_file.string()) << '\n';
+  if (!rt.server.user.empty() || !rt.server.group.empty())
+    out << "privileges: after binding, run as user " << (rt.server.user.empty() ? "(unchanged)" : rt.server.user)
+        << ", group " << (rt.server.group.empty() ? "(the user's)" : rt.server.group) << '\n';
+  if (!rt.admin.listen) {
+    out << "admin: off (set [admin] listen for /healthz, /readyz, /metrics, /status)\n";
+  } else if (!rt.admin_tls) {
+    out << "admin: http://" << rt.admin.listen->host_port() << " (plain HTTP)\n";
+  } else {
+    out << "admin: https://" << rt.admin.listen->host_port() << " (certificate "
+        << rt.admin_tls->server_certificate().subject << ", client certificates "
+        << to_string(rt.admin.tls.verify_client) << ")\n";
+  }
   for (const auto& entry : rt.services) {
     const service_config& s = entry->config;
     out << "\nservice " << s.name << '\n';

@@ -50,6 +50,10 @@ void keep_restart_only_settings(proxy::runtime& next, const proxy::runtime& curr
   if (next.server.group != current.server.group) note("server.group");
   if (next.server.pid_file != current.server.pid_file) note("server.pid_file");
   if (next.admin.listen != current.admin.listen) note("admin.listen");
+  if ((next.admin_tls != nullptr) != (current.admin_tls != nullptr)) {
+    note("admin.cert");
+    next.admin_tls = current.admin_tls;
+  }
   next.server.workers = current.server.workers;
   next.server.user = current.server.user;
   next.server.group = current.server.group;
@@ -213,6 +217,7 @@ void daemon::reload(trigger why) {
     fingerprint_ = before;
     return;
   }
+  if (admin_ && next->admin_tls) admin_->set_tls(next->admin_tls);
   log::setup(next->server.level, next->server.format);
   for (const auto& w : next->warnings) log::warn(log::record("config_warning").add("message", w));
   // A file changed while it was being loaded: keep the older fingerprint so

@@ -47,9 +47,11 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
   std::vector<std::string_view> known(std::begin(admin_tls_keys), std::end(admin_tls_keys));
   known.insert(known.begin(), "listen");
   toml::table tls_table;
+  bool listen_written = false;
   for (auto&& [toml_key, node] : table) {
     const std::string name(toml_key.str());
     if (name == "listen") {
+      listen_written = true;
       admin.listen = read_listen(diag, node, "admin.listen");
     } else if (std::find(known.begin(), known.end(), name) != known.end()) {
       tls_table.insert(toml_key, node);
@@ -81,7 +83,7 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
                                                                       : verify_client_mode::none);
 
   if (!admin.listen) {
-    if (!fields.written.empty())
+    if (!listen_written && !fields.written.empty())
       diag.report(diag.at(table), "admin.listen", "required key missing: the [admin] settings need an address");
     return admin;
   }

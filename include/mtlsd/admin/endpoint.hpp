@@ -77,6 +77,9 @@ class endpoint {
   // their I/O is cancelled) nothing of the endpoint is left on the io_context,
   // so its run() can return.
   void stop();
+  // A reload's new certificate, key or truststore, for connections accepted
+  // from now on (TLS endpoints only; turning TLS on or off needs a restart).
+  void set_tls(std::shared_ptr<const tls::server_context> tls);
 
  private:
   struct impl;
