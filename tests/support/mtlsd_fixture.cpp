@@ -211,7 +211,12 @@ line_matcher log_event(std::string event, std::map<std::string, std::string> fie
 
 mtlsd_daemon::mtlsd_daemon(const std::string& binary, const std::filesystem::path& config,
                            std::chrono::milliseconds ready_timeout)
-    : process_(std::make_unique<process>(std::vector<std::string>{binary, "run", "--config", config.string()})) {
+    : mtlsd_daemon(std::vector<std::string>{binary, "run", "--config", config.string()}, process_options{},
+                   ready_timeout) {}
+
+mtlsd_daemon::mtlsd_daemon(std::vector<std::string> argv, process_options options,
+                           std::chrono::milliseconds ready_timeout)
+    : process_(std::make_unique<process>(std::move(argv), std::move(options))) {
   process_->wait_for_line(log_event("ready"), ready_timeout);
   for (const auto& text : process_->matching_lines(log_event("listening"))) {
     auto line = parse_log_line(text);

@@ -88,6 +88,10 @@ class mtlsd_daemon {
  public:
   mtlsd_daemon(const std::string& binary, const std::filesystem::path& config,
                std::chrono::milliseconds ready_timeout = 10s);
+  // Any command line that ends in mtlsd (a wrapper that execs it, e.g. the
+  // socket-activation tool), with its own environment additions.
+  mtlsd_daemon(std::vector<std::string> argv, process_options options,
+               std::chrono::milliseconds ready_timeout = 10s);
 
   process& proc() { return *process_; }
   // The bound port of a service (from its `listening` line); throws if unknown.

@@ -91,8 +91,17 @@ process::process(std::vector<std::string> argv, process_options options) : argv_
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
+  // An extra variable replaces an inherited one of the same name: getenv()
+  // returns the first match, so appending alone would not override it.
+  const auto overridden = [&](std::string_view entry) {
+    const std::string_view name = entry.substr(0, entry.find('='));
+    for (const auto& extra : options.extra_env)
+      if (std::string_view(extra).substr(0, extra.find('=')) == name) return true;
+    return false;
+  };
   std::vector<std::string> env_storage;
-  for (char** e = environ; e && *e; ++e) env_storage.emplace_back(*e);
+  for (char** e = environ; e && *e; ++e)
+    if (!overridden(*e)) env_storage.emplace_back(*e);
   for (const auto& extra : options.extra_env) env_storage.push_back(extra);
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());

@@ -41,7 +41,7 @@ struct output_line {
 
 struct process_options {
   std::filesystem::path cwd;                // empty: inherit
-  std::vector<std::string> extra_env;       // "NAME=value", added to the inherited environment
+  std::vector<std::string> extra_env;       // "NAME=value", added to (or replacing in) the inherited environment
   bool search_path = false;                 // argv[0] looked up in $PATH (openssl, curl)
 };
 
