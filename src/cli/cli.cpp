@@ -1,6 +1,7 @@
 #include "mtlsd/cli/cli.hpp"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include <cerrno>
@@ -135,6 +136,12 @@ int run_check(const options& opts) {
 }
 
 int run_daemon(const options& opts) {
+  // SIGHUP's default action ends the process; until the daemon's signal set
+  // exists (loading keys can take a while), hold it back instead.
+  sigset_t hangup;
+  sigemptyset(&hangup);
+  sigaddset(&hangup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hangup, nullptr);
   auto v = load_and_validate(opts.config);
   if (!v.errors.empty()) {
     print_errors(v, opts.config);
@@ -145,6 +152,7 @@ int run_daemon(const options& opts) {
   // A peer that vanishes mid-write must cost an error code, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   daemon d(v.cfg.file, std::move(v.runtime), {MTLSD_VERSION, OpenSSL_version(OPENSSL_VERSION)});
+  pthread_sigmask(SIG_UNBLOCK, &hangup, nullptr);
   return d.run();
 }
 

@@ -1,5 +1,6 @@
 #include "cli/daemon.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 
@@ -115,11 +116,14 @@ void daemon::start_up() {
                   .add("addr", proxy::to_text(admin_->local_endpoint()))
                   .add("tls", first->admin_tls != nullptr));
   }
-  if (!first->server.pid_file.empty()) pid_file_ = platform::pid_file(first->server.pid_file);
-  // Last: every socket is bound and every key has been read.
+  // Once every socket is bound and every key has been read.
   platform::drop_privileges(first->server.user, first->server.group);
   if (!first->server.user.empty() || !first->server.group.empty())
     log::info(log::record("privileges_dropped").add("user", first->server.user).add("group", first->server.group));
+  // Written as the user mtlsd runs as, so that it can remove the file at exit:
+  // a stale pid file would point `mtlsd reload` at an unrelated process.
+  if (!first->server.pid_file.empty()) pid_file_ = platform::pid_file(first->server.pid_file);
+  warn_about_unused_inherited_sockets();
 
   server_.start();
   if (admin_) admin_->start();
@@ -141,9 +145,27 @@ void daemon::start_up() {
 
 std::string daemon::status_line() const {
   const auto& rt = server_.current();
+  const std::size_t connections = server_.active_connections();
   return "serving " + std::to_string(rt.services.size()) + (rt.services.size() == 1 ? " service" : " services") +
-         ", configuration generation " + std::to_string(facts_.generation) + ", " +
-         std::to_string(server_.active_connections()) + " connections";
+         ", configuration generation " + std::to_string(facts_.generation) + ", " + std::to_string(connections) +
+         (connections == 1 ? " connection" : " connections");
+}
+
+void daemon::warn_about_unused_inherited_sockets() const {
+  // The service manager keeps accepting into a socket it passed us; one that
+  // no service takes leaves its clients waiting forever.
+  const auto listening = server_.listening();
+  for (const auto& socket : inherited_.all()) {
+    const bool used = std::any_of(listening.begin(), listening.end(), [&](const proxy::listening_address& l) {
+      return l.inherited && l.local == socket.local;
+    });
+    if (!used)
+      log::warn(log::record("inherited_socket_unused")
+                    .add("name", socket.name)
+                    .add("addr", proxy::to_text(socket.local))
+                    .add("hint", "name the socket after a service (FileDescriptorName=) or use the service's accept "
+                                 "address; connections to it are never served"));
+  }
 }
 
 void daemon::wait_for_signal() {

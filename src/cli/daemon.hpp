@@ -31,7 +31,10 @@ class daemon {
   daemon(std::filesystem::path config_file, std::unique_ptr<proxy::runtime> first, metrics::build_info build);
   ~daemon();
 
-  // Binds, serves until stopped and drained; returns the exit code.
+  // Binds, serves until stopped and drained; returns the exit code. The
+  // caller blocks SIGHUP until here (see cli.cpp): from construction on the
+  // signal set takes it, and a reload asked for during start-up runs once
+  // the daemon is ready.
   int run();
 
  private:
@@ -48,6 +51,7 @@ class daemon {
   void start_watching();
   admin::response serve_admin(std::string_view path);
   std::string status_line() const;
+  void warn_about_unused_inherited_sockets() const;
 
   std::filesystem::path config_file_;
   boost::asio::io_context io_{1};

@@ -13,9 +13,11 @@
 namespace mtlsd::config_detail {
 namespace {
 
-constexpr std::string_view admin_tls_keys[] = {"cert",         "key",             "key_password_file",
-                                               "truststore",   "verify_client",   "verify_depth",
-                                               "min_tls_version", "handshake_timeout", "allow"};
+// handshake_timeout is not among them: the endpoint's read timeout covers
+// the handshake.
+constexpr std::string_view admin_tls_keys[] = {"cert",          "key",          "key_password_file",
+                                               "truststore",    "verify_client", "verify_depth",
+                                               "min_tls_version", "allow"};
 
 std::optional<endpoint_address> read_listen(diagnostics& diag, const toml::node& node, const std::string& key) {
   auto text = read_string(diag, node, key);
@@ -46,20 +48,21 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
 
   std::vector<std::string_view> known(std::begin(admin_tls_keys), std::end(admin_tls_keys));
   known.insert(known.begin(), "listen");
-  toml::table tls_table;
+  // Read in place (not copied into a new table) so that errors keep their line.
+  std::vector<std::string> not_tls;
   bool listen_written = false;
   for (auto&& [toml_key, node] : table) {
     const std::string name(toml_key.str());
     if (name == "listen") {
       listen_written = true;
       admin.listen = read_listen(diag, node, "admin.listen");
-    } else if (std::find(known.begin(), known.end(), name) != known.end()) {
-      tls_table.insert(toml_key, node);
-    } else {
+      not_tls.push_back(name);
+    } else if (std::find(known.begin(), known.end(), name) == known.end()) {
       report_unknown_key(diag, toml_key, node, "admin." + name, known);
+      not_tls.push_back(name);
     }
   }
-  const service_fields fields = read_service_fields(diag, tls_table, "admin", block_kind::service, base_dir);
+  const service_fields fields = read_service_fields(diag, table, "admin", block_kind::service, base_dir, not_tls);
   for (const auto& [key, where] : fields.written) tls.positions[key] = where;
   for (const auto& [key, where] : fields.allow_positions) tls.positions[key] = where;
 
@@ -75,7 +78,6 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
   path_of(fields.truststore, "truststore", file_kind::file_or_directory, tls.truststore);
   if (fields.verify_depth) tls.verify_depth = *fields.verify_depth;
   if (fields.min_tls_version) tls.min_tls_version = *fields.min_tls_version;
-  if (fields.handshake_timeout) tls.handshake_timeout = *fields.handshake_timeout;
   tls.allow = fields.allow;
   // Unlike a service, the admin port checks client certificates only when
   // given a truststore: plain operator access must stay a one-line setting.

@@ -48,7 +48,7 @@ const toml::table* expect_table(diagnostics& diag, const toml::node* node, const
 void check_account(diagnostics& diag, const toml::node& node, const std::string& key, const std::string& name,
                    bool is_group) {
   if (name.empty()) {
-    diag.report(diag.at(node), key, "must not be empty; remove the key to keep the starting user");
+    diag.report(diag.at(node), key, std::string("must not be empty; remove the key to keep the starting ") + (is_group ? "group" : "user"));
     return;
   }
   std::vector<char> buffer(16384);

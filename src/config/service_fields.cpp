@@ -64,13 +64,15 @@ std::span<const std::string_view> tls_only_keys() { return tls_keys; }
 std::span<const std::string_view> server_keys() { return server_only_keys; }
 
 service_fields read_service_fields(diagnostics& diag, const toml::table& table, const std::string& prefix,
-                                   block_kind kind, const std::filesystem::path& base_dir) {
+                                   block_kind kind, const std::filesystem::path& base_dir,
+                                   std::span<const std::string> skip) {
   service_fields out;
   out.block = diag.at(table);
   constexpr std::int64_t int_max = std::numeric_limits<std::int64_t>::max();
 
   for (auto&& [toml_key, node] : table) {
     const std::string name(toml_key.str());
+    if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
     const std::string key = prefix + "." + name;
     const bool known = std::find(std::begin(all_service_keys), std::end(all_service_keys), name) !=
                        std::end(all_service_keys);

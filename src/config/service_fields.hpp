@@ -45,7 +45,10 @@ std::span<const std::string_view> server_keys();
 
 // Reads every key but "name" (which the loader reads first, to build `prefix`).
 // Paths are resolved against `base_dir` but not checked for existence.
+// Keys in `skip` are left alone: the caller reads or reports them (the
+// [admin] table reuses this for its TLS keys).
 service_fields read_service_fields(diagnostics& diag, const toml::table& table, const std::string& prefix,
-                                   block_kind kind, const std::filesystem::path& base_dir);
+                                   block_kind kind, const std::filesystem::path& base_dir,
+                                   std::span<const std::string> skip = {});
 
 }  // namespace mtlsd::config_detail
