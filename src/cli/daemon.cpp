@@ -127,7 +127,8 @@ void daemon::start_up() {
 
   server_.start();
   if (admin_) admin_->start();
-  fingerprint_ = fingerprint(first->files);
+  watched_files_ = first->files;
+  fingerprint_ = fingerprint(watched_files_);
   start_watching();
   rearm_reload_interval();
   rearm_watchdog();
@@ -215,7 +216,7 @@ void daemon::reload(trigger why) {
     return;
   }
   const auto current = server_.current_ptr();
-  const std::string before = fingerprint(current->files);
+  const std::string before = fingerprint(watched_files_);
   if (why != trigger::signal && before == fingerprint_) return;  // nothing the config reads has changed
 
   log::info(log::record("reloading").add("trigger", name_of(why)));
@@ -226,7 +227,7 @@ void daemon::reload(trigger why) {
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) log::error(log::record("reload_error").add("error", e.to_string()));
     reload_failed(loaded.errors.front().to_string(), loaded.errors.size());
-    fingerprint_ = before;  // retried when a file changes again, not on every event
+    observe_after_failure(proxy::named_files(loaded.cfg), before);
     return;
   }
   std::shared_ptr<proxy::runtime> next(std::move(loaded.runtime));
@@ -236,7 +237,7 @@ void daemon::reload(trigger why) {
   if (!server_.apply(next, bind_error)) {
     log::error(log::record("reload_error").add("error", bind_error));
     reload_failed(bind_error, 1);
-    fingerprint_ = before;
+    observe_after_failure(next->files, before);
     return;
   }
   if (admin_ && next->admin_tls) admin_->set_tls(next->admin_tls);
@@ -245,7 +246,8 @@ void daemon::reload(trigger why) {
   // A file changed while it was being loaded: keep the older fingerprint so
   // the change is picked up by the next check instead of being lost.
   const std::string after = fingerprint(next->files);
-  fingerprint_ = (next->files == current->files && after != before) ? before : after;
+  fingerprint_ = (next->files == watched_files_ && after != before) ? before : after;
+  watched_files_ = next->files;
   start_watching();
   if (why != trigger::interval) rearm_reload_interval();
 
@@ -274,6 +276,19 @@ void daemon::reload_failed(const std::string& first_error, std::size_t count) {
   notify_.ready("reload failed (" + first_error + "); " + status_line());
 }
 
+void daemon::observe_after_failure(const std::vector<std::filesystem::path>& failed_files, const std::string& before) {
+  // Until a reload succeeds, also watch what the failed configuration names:
+  // creating the certificate it is missing must retry the reload.
+  std::vector<std::filesystem::path> files = server_.current().files;
+  for (const auto& f : failed_files)
+    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+  const std::string after = fingerprint(files);
+  // As after a success: a change made while loading must not be absorbed.
+  fingerprint_ = (files == watched_files_ && after != before) ? before : after;
+  watched_files_ = std::move(files);
+  if (watch_) start_watching();
+}
+
 void daemon::start_watching() {
   const auto& rt = server_.current();
   if (!rt.server.watch) {
@@ -284,7 +299,7 @@ void daemon::start_watching() {
   if (!watch_)
     watch_ = std::make_unique<platform::file_watch>(io_, std::chrono::milliseconds(watch_quiet_period),
                                                     [this] { reload(trigger::watch); });
-  for (const auto& problem : watch_->watch(rt.files))
+  for (const auto& problem : watch_->watch(watched_files_))
     log::warn(log::record("watch_failed").add("error", problem));
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -49,6 +50,7 @@ class daemon {
   void rearm_reload_interval();
   void rearm_watchdog();
   void start_watching();
+  void observe_after_failure(const std::vector<std::filesystem::path>& failed_files, const std::string& before);
   admin::response serve_admin(std::string_view path);
   std::string status_line() const;
   void warn_about_unused_inherited_sockets() const;
@@ -64,7 +66,11 @@ class daemon {
   std::unique_ptr<admin::endpoint> admin_;
   std::unique_ptr<platform::file_watch> watch_;
   platform::pid_file pid_file_;
-  std::string fingerprint_;  // of the files the serving generation was loaded from
+  // The files whose content decides whether a watch or interval check
+  // reloads: the serving generation's, plus after a failed reload those the
+  // failed configuration names; and their fingerprint when last loaded.
+  std::vector<std::filesystem::path> watched_files_;
+  std::string fingerprint_;
   boost::asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
   boost::asio::steady_timer reload_timer_{io_};
   boost::asio::steady_timer watchdog_timer_{io_};

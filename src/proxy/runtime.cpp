@@ -35,6 +35,7 @@ std::map<std::string, std::set<std::string>> faulted_keys(const config_errors& e
 
 
 void add_files(std::vector<std::filesystem::path>& files, const service_config& service) {
+  if (service.accept.scheme != transport::tls) return;
   for (const auto* path : {&service.cert, &service.key, &service.key_password_file, &service.truststore,
                            &service.session_ticket_key_file})
     if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
@@ -51,22 +52,27 @@ std::set<std::string> faulted_for(const std::map<std::string, std::set<std::stri
 
 }  // namespace
 
+std::vector<std::filesystem::path> named_files(const config& cfg) {
+  std::vector<std::filesystem::path> files{cfg.file};
+  for (const auto& service : cfg.services) add_files(files, service);
+  if (cfg.admin.listen) add_files(files, cfg.admin.tls);
+  return files;
+}
+
 std::unique_ptr<runtime> build_runtime(const config& cfg, config_errors& errors) {
   auto rt = std::make_unique<runtime>(cfg);
-  rt->files.push_back(cfg.file);
+  rt->files = named_files(cfg);
   const auto faulted = faulted_keys(errors);
   for (const auto& service : cfg.services) {
     auto entry = std::make_shared<service_runtime>(service);
     if (service.accept.scheme == transport::tls) {
       entry->tls = tls::server_context::build(service, errors, rt->warnings,
                                               faulted_for(faulted, service.key_path_prefix, true));
-      add_files(rt->files, service);
     }
     rt->services.push_back(std::move(entry));
   }
   if (cfg.admin.listen && cfg.admin.listen->scheme == transport::tls) {
     rt->admin_tls = tls::server_context::build(cfg.admin.tls, errors, rt->warnings, faulted_for(faulted, "admin", false));
-    add_files(rt->files, cfg.admin.tls);
   }
   if (!errors.empty()) return nullptr;
   return rt;

@@ -56,8 +56,8 @@ server::~server() {
   for (auto& w : workers_) w->join();
 }
 
-server::address_key server::key_of(const service_config& service) {
-  return {service.accept.host, service.accept.port, service.accept.port == 0 ? service.name : std::string()};
+server::address_key server::key_of(const service_config& service) const {
+  return {to_text(listener::resolve(control_, service)), service.accept.port == 0 ? service.name : std::string()};
 }
 
 server::bound_address server::bind_service(const std::shared_ptr<service_runtime>& service) {
@@ -120,10 +120,11 @@ void server::start() {
 bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
   // Bind everything new first: a failure must leave the serving set untouched.
   std::map<address_key, bound_address> fresh;
+  std::vector<address_key> keys;
   try {
     for (const auto& service : next->services) {
-      const auto key = key_of(service->config);
-      if (!listeners_.contains(key)) fresh.emplace(key, bind_service(service));
+      keys.push_back(key_of(service->config));
+      if (!listeners_.contains(keys.back())) fresh.emplace(keys.back(), bind_service(service));
     }
   } catch (const std::exception& e) {
     error = e.what();
@@ -131,8 +132,9 @@ bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
   }
 
   std::set<address_key> named;
-  for (const auto& service : next->services) {
-    const auto key = key_of(service->config);
+  for (std::size_t i = 0; i < next->services.size(); ++i) {
+    const auto& service = next->services[i];
+    const auto& key = keys[i];
     named.insert(key);
     if (auto it = fresh.find(key); it != fresh.end()) {
       log_listening(it->second, *service);

@@ -371,6 +371,22 @@ std::string tls_client::version() const {
   return ssl_ ? SSL_get_version(ssl_) : "";
 }
 
+std::string tls_client::peer_certificate_sha256() const {
+  std::lock_guard lock(mutex_);
+  X509* cert = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
+  if (!cert) return {};
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &length) != 1) return {};
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += digits[md[i] >> 4];
+    hex += digits[md[i] & 0x0f];
+  }
+  return hex;
+}
+
 std::shared_ptr<SSL_SESSION> tls_client::session() const {
   std::lock_guard lock(mutex_);
   SSL_SESSION* s = ssl_ ? SSL_get1_session(ssl_) : nullptr;

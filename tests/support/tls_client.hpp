@@ -127,6 +127,9 @@ class tls_client {
 
   std::string last_alert_received() const;
   std::string version() const;
+  // SHA-256 of the certificate the server presented on the current connection
+  // (lowercase hex, no colons, as issued::sha256_hex()); empty when none.
+  std::string peer_certificate_sha256() const;
   int fd() const { return fd_; }
 
   // Session resumption. session() is the current connection's session, or

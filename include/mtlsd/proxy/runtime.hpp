@@ -55,6 +55,10 @@ struct runtime {
 // those whose keys the loader already faulted are skipped.
 std::unique_ptr<runtime> build_runtime(const config& cfg, config_errors& errors);
 
+// The config file and every file it names (what `runtime::files` holds),
+// also for a configuration that failed to load.
+std::vector<std::filesystem::path> named_files(const config& cfg);
+
 // Takes over, by service name, the connection counters and metrics of the
 // generation being replaced (`previous` may be null: start-up), and registers
 // new services' metrics in `registry`.

@@ -2,8 +2,8 @@
 // The data plane: the worker threads and every listening socket, and the
 // switch from one configuration generation to the next.
 //
-// Listening sockets are keyed by the address a service's accept names (host
-// and port as written; an ephemeral port 0 also by service name). A new
+// Listening sockets are keyed by the address a service's accept names
+// (resolved; an ephemeral port 0 also by service name). A new
 // generation keeps every socket whose address it still names — only the
 // service behind it changes, for connections accepted from then on — binds
 // the addresses that are new, and closes those no longer named; connections
@@ -75,8 +75,7 @@ class server {
 
  private:
   struct address_key {
-    std::string host;
-    std::uint16_t port = 0;
+    std::string address;        // resolved: "localhost:P" and "127.0.0.1:P" are one socket
     std::string ephemeral_for;  // service name when port is 0: each binds its own
     auto operator<=>(const address_key&) const = default;
   };
@@ -86,7 +85,8 @@ class server {
     bool inherited = false;
     std::vector<std::shared_ptr<listener>> per_worker;  // index = worker
   };
-  static address_key key_of(const service_config& service);
+  // Resolves the service's accept address (may block; throws std::runtime_error).
+  address_key key_of(const service_config& service) const;
   bound_address bind_service(const std::shared_ptr<service_runtime>& service);
   void log_listening(const bound_address& bound, const service_runtime& service) const;
 
