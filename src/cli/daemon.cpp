@@ -217,7 +217,12 @@ void daemon::reload(trigger why) {
   }
   const auto current = server_.current_ptr();
   const std::string before = fingerprint(watched_files_);
-  if (why != trigger::signal && before == fingerprint_) return;  // nothing the config reads has changed
+  if (why != trigger::signal && before == fingerprint_) {
+    // Nothing the configuration reads has changed. Debug only: with a
+    // reload_interval this is every tick; it answers "why no reload?".
+    log::debug(log::record("reload_unchanged").add("trigger", name_of(why)));
+    return;
+  }
 
   log::info(log::record("reloading").add("trigger", name_of(why)));
   notify_.reloading("reloading configuration (" + std::string(name_of(why)) + ")");
