@@ -46,6 +46,13 @@ std::size_t workers_for(std::size_t configured) {
   return cores == 0 ? 1 : cores;
 }
 
+// Two spellings of one address ("localhost:8443", "127.0.0.1:8443") pass the
+// config check, which compares the text; resolved, they would share a socket.
+std::string same_address_error(const service_config& service, const std::string& other) {
+  return "service " + service.name + ": accept address " + service.accept.host_port() +
+         " is the same socket as service " + other + "'s; give each service its own address";
+}
+
 }  // namespace
 
 server::server(asio::io_context& control, const platform::inherited_sockets& inherited)
@@ -95,9 +102,12 @@ void server::bind(std::shared_ptr<const runtime> first) {
   const std::size_t count = workers_for(first->server.workers);
   for (std::size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<worker>());
   for (const auto& service : first->services) {
+    auto key = key_of(service->config);
+    if (auto it = listeners_.find(key); it != listeners_.end())
+      throw std::runtime_error(same_address_error(service->config, it->second.service));
     auto bound = bind_service(service);
     log_listening(bound, *service);
-    listeners_.emplace(key_of(service->config), std::move(bound));
+    listeners_.emplace(std::move(key), std::move(bound));
   }
   current_ = std::move(first);
 }
@@ -124,6 +134,9 @@ bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
   try {
     for (const auto& service : next->services) {
       keys.push_back(key_of(service->config));
+      for (std::size_t i = 0; i + 1 < keys.size(); ++i)
+        if (keys[i] == keys.back())
+          throw std::runtime_error(same_address_error(service->config, next->services[i]->config.name));
       if (!listeners_.contains(keys.back())) fresh.emplace(keys.back(), bind_service(service));
     }
   } catch (const std::exception& e) {

@@ -848,5 +848,30 @@ TEST_F(reload, an_address_written_differently_reloads_with_one_worker) {
   EXPECT_EQ(served(fixed_port), "server");
 }
 
+// Two services whose addresses are spelled differently but resolve to one
+// socket pass the config check (it compares the text); the reload must
+// refuse them by name rather than let one service silently take the other's
+// connections.
+TEST_F(reload, two_spellings_of_one_address_fail_the_reload_and_name_both_services) {
+  loopback_server backend(echo_handler());
+  const std::uint16_t fixed_port = closed_port();
+  config_spec config;
+  config.services.push_back(service(backend.connect_url()));
+  config.services[0].accept = "tls://127.0.0.1:" + std::to_string(fixed_port);
+  start(config);
+  service_spec twin = service(backend.connect_url());
+  twin.name = "twin";
+  twin.accept = "tls://localhost:" + std::to_string(fixed_port);
+  config.services.push_back(twin);
+  write_config(config);
+  const log_line outcome = sighup_and_wait();
+  EXPECT_EQ(outcome.event, "reload_failed");
+  const auto errors = daemon().events("reload_error");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].get("error").find("service twin"), std::string::npos) << errors[0].get("error");
+  EXPECT_NE(errors[0].get("error").find("same socket as service svc"), std::string::npos) << errors[0].get("error");
+  EXPECT_EQ(served(fixed_port), "server");
+}
+
 }  // namespace
 }  // namespace mtlsd::test
