@@ -166,9 +166,18 @@ bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
       ++it;
       continue;
     }
-    log::info(log::record("listener_closed").add("svc", it->second.service).add("addr", to_text(it->second.local)));
+    // Logged once every worker has closed its socket: from that line on, the
+    // system refuses connections to the address.
+    auto open_sockets = std::make_shared<std::atomic<std::size_t>>(workers_.size());
     for (std::size_t w = 0; w < workers_.size(); ++w)
-      workers_[w]->post([l = it->second.per_worker[w]] { l->close(); });
+      workers_[w]->post([&control = control_, l = it->second.per_worker[w], open_sockets,
+                         service = it->second.service, address = to_text(it->second.local)] {
+        l->close();
+        if (open_sockets->fetch_sub(1) != 1) return;
+        asio::post(control, [service, address] {
+          log::info(log::record("listener_closed").add("svc", service).add("addr", address));
+        });
+      });
     it = listeners_.erase(it);
   }
   connections_.set_max(next->server.max_connections);
