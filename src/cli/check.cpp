@@ -34,7 +34,9 @@ void print_summary(std::ostream& out, const validated_config& v) {
       << (rt.services.size() == 1 ? " service" : " services") << '\n';
   out << "server: log_level " << to_string(rt.server.level) << ", log_format " << to_string(rt.server.format)
       << ", max_connections " << rt.server.max_connections << ", drain_timeout "
-      << format_duration(rt.server.drain_timeout) << '\n';
+      << format_duration(rt.server.drain_timeout) << ", expiry_warning "
+      << (rt.server.expiry_warning.count() == 0 ? std::string("off") : format_duration(rt.server.expiry_warning))
+      << '\n';
   out << "reload: on SIGHUP" << (rt.server.watch ? ", when a named file changes (watch)" : "");
   if (rt.server.reload_interval) out << ", checked every " << format_duration(*rt.server.reload_interval);
   out << (rt.server.pid_file.empty() ? "" : "; pid_file " + rt.server.pid_file.string()) << '\n';

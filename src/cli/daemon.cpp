@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 
 #include "cli/file_fingerprint.hpp"
 #include "cli/validated_config.hpp"
@@ -27,6 +28,15 @@ constexpr auto watch_quiet_period = 500ms;
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string iso8601_utc(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
 }
 
 const char* signal_name(int number) {
@@ -132,6 +142,7 @@ void daemon::start_up() {
   start_watching();
   rearm_reload_interval();
   rearm_watchdog();
+  rearm_expiry_check();
 
   facts_.ready = true;
   facts_.generation = 1;
@@ -142,6 +153,7 @@ void daemon::start_up() {
                 .add("services", static_cast<std::uint64_t>(first->services.size()))
                 .add("workers", static_cast<std::uint64_t>(server_.worker_count())));
   notify_.ready(status_line());
+  warn_about_expiring_certificates();
 }
 
 std::string daemon::status_line() const {
@@ -192,20 +204,25 @@ void daemon::begin_drain(int signal_number) {
   facts_.draining = true;
   metrics_.process().ready.set(0);
   metrics_.process().draining.set(1);
-  log::info(log::record("draining")
-                .add("signal", signal_name(signal_number))
-                .add("connections", static_cast<std::uint64_t>(server_.active_connections()))
-                .add("timeout", format_duration(server_.current().server.drain_timeout)));
   notify_.stopping("draining " + std::to_string(server_.active_connections()) + " connections");
   reload_timer_.cancel();
   if (watch_) watch_->stop();
-  server_.drain([this] {
+  const auto logged_once_closed = [this, signal_number] {
+    // Logged once no listener accepts any more, so that whoever waits for
+    // this line knows new connections are refused from then on.
+    log::info(log::record("draining")
+                  .add("signal", signal_name(signal_number))
+                  .add("connections", static_cast<std::uint64_t>(server_.active_connections()))
+                  .add("timeout", format_duration(server_.current().server.drain_timeout)));
+  };
+  server_.drain(logged_once_closed, [this] {
     // With nothing left pending here, run() returns; the workers' loops end
     // by themselves once their listeners and sessions are gone.
     finished_ = true;
     error_code ignored;
     signals_.cancel(ignored);
     watchdog_timer_.cancel();
+    expiry_timer_.cancel();
     if (admin_) admin_->stop();
   });
 }
@@ -268,6 +285,7 @@ void daemon::reload(trigger why) {
                 .add("services", static_cast<std::uint64_t>(next->services.size()))
                 .add("trigger", name_of(why)));
   notify_.ready(status_line());
+  warn_about_expiring_certificates();
 }
 
 void daemon::reload_failed(const std::string& first_error, std::size_t count) {
@@ -336,6 +354,35 @@ void daemon::rearm_watchdog() {
       server_.ping_workers([this] { notify_.watchdog(); });
     }
     rearm_watchdog();
+  });
+}
+
+void daemon::warn_about_expiring_certificates() {
+  const auto window = std::chrono::duration_cast<std::chrono::seconds>(server_.current().server.expiry_warning);
+  if (window.count() == 0) return;
+  const std::int64_t now = unix_ms() / 1000;
+  for (const auto& cert : admin::loaded_certificates(server_.current())) {
+    const std::int64_t left = cert.not_after_seconds - now;
+    if (left > window.count()) continue;
+    log::warn(log::record("certificate_expiring")
+                  .add("svc", cert.service)
+                  .add("role", cert.role)
+                  .add("subject", cert.subject)
+                  .add("not_after", iso8601_utc(cert.not_after_seconds))
+                  // Negative once expired: the same line keeps saying so.
+                  .add("days_left", left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));
+  }
+}
+
+void daemon::rearm_expiry_check() {
+  // Daily, so a certificate that enters the window while nothing reloads is
+  // still reported (the metric mtlsd_certificate_not_after_seconds is the
+  // one to alert on; this line is for whoever reads the log).
+  expiry_timer_.expires_after(std::chrono::hours(24));
+  expiry_timer_.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    warn_about_expiring_certificates();
+    rearm_expiry_check();
   });
 }
 

@@ -49,6 +49,8 @@ class daemon {
   void reload_failed(const std::string& first_error, std::size_t count);
   void rearm_reload_interval();
   void rearm_watchdog();
+  void warn_about_expiring_certificates();
+  void rearm_expiry_check();
   void start_watching();
   void observe_after_failure(const std::vector<std::filesystem::path>& failed_files, const std::string& before);
   admin::response serve_admin(std::string_view path);
@@ -74,6 +76,7 @@ class daemon {
   boost::asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
   boost::asio::steady_timer reload_timer_{io_};
   boost::asio::steady_timer watchdog_timer_{io_};
+  boost::asio::steady_timer expiry_timer_{io_};
   bool draining_ = false;
   bool finished_ = false;
 };

@@ -11,7 +11,7 @@ using config_detail::quote;
 namespace {
 
 constexpr std::string_view duration_syntax =
-    "expected a whole number followed by one unit of ms, s, m or h (e.g. \"250ms\", \"10s\", \"5m\", \"1h\")";
+    "expected a whole number followed by one unit of ms, s, m, h or d (e.g. \"250ms\", \"10s\", \"5m\", \"1h\", \"30d\")";
 
 // Generous for any timeout yet small enough that converting to nanoseconds and
 // adding it to a steady_clock time point cannot overflow (int64 ns spans ~292 years).
@@ -44,6 +44,8 @@ std::optional<duration> parse_duration(std::string_view text, std::string& error
     factor = 60 * 1000;
   } else if (unit == "h") {
     factor = 3600 * 1000;
+  } else if (unit == "d") {
+    factor = 24 * 3600 * 1000;
   } else {
     error = (unit.empty() ? "missing unit in duration " : "invalid duration ") + quote(text) + ": " +
             std::string(duration_syntax);
@@ -68,6 +70,7 @@ std::optional<duration> parse_duration(std::string_view text, std::string& error
 std::string format_duration(duration d) {
   const std::int64_t ms = d.count();
   if (ms == 0) return "0s";
+  if (ms % (24 * 3600 * 1000) == 0) return std::to_string(ms / (24 * 3600 * 1000)) + "d";
   if (ms % (3600 * 1000) == 0) return std::to_string(ms / (3600 * 1000)) + "h";
   if (ms % (60 * 1000) == 0) return std::to_string(ms / (60 * 1000)) + "m";
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";

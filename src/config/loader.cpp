@@ -90,6 +90,8 @@ server_config read_server(diagnostics& diag, const toml::table& table, const fs:
     } else if (name == "drain_timeout") {
       // "0s" is meaningful: stop at once without waiting for connections.
       if (auto v = read_duration(diag, node, key, true)) server.drain_timeout = *v;
+    } else if (name == "expiry_warning") {
+      if (auto v = read_duration(diag, node, key, true)) server.expiry_warning = *v;
     } else if (name == "watch") {
       if (auto v = read_bool(diag, node, key)) server.watch = *v;
     } else if (name == "reload_interval") {

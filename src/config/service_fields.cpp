@@ -21,7 +21,7 @@ constexpr std::string_view tls_keys[] = {
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
-    "pid_file", "user", "group"};
+    "pid_file", "user", "group", "expiry_warning"};
 
 // Keys that identify one service and so cannot have a shared default.
 constexpr std::string_view per_service_only[] = {"name", "accept", "connect"};

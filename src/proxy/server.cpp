@@ -191,7 +191,7 @@ std::vector<listening_address> server::listening() const {
   return out;
 }
 
-void server::drain(std::function<void()> on_done) {
+void server::drain(std::function<void()> on_closed, std::function<void()> on_done) {
   std::vector<std::vector<std::shared_ptr<listener>>> closing(workers_.size());
   for (auto& [key, bound] : listeners_)
     for (std::size_t w = 0; w < workers_.size(); ++w) closing[w].push_back(bound.per_worker[w]);
@@ -203,9 +203,15 @@ void server::drain(std::function<void()> on_done) {
     drain_timer_.cancel();
     (*done)();
   };
-  // Each worker reports from its own thread; the count lives on this one.
+  auto open_workers = std::make_shared<std::atomic<std::size_t>>(workers_.size());
+  auto closed = std::make_shared<std::function<void()>>(std::move(on_closed));
+  const auto worker_closed = [&control = control_, open_workers, closed] {
+    if (open_workers->fetch_sub(1) == 1) asio::post(control, [closed] { (*closed)(); });
+  };
+  // Each worker reports from its own thread; the idle count lives on this one.
   for (std::size_t w = 0; w < workers_.size(); ++w)
-    workers_[w]->close_then_when_idle(std::move(closing[w]), [this, worker_idle] { asio::post(control_, worker_idle); });
+    workers_[w]->close_then_when_idle(std::move(closing[w]), worker_closed,
+                                      [this, worker_idle] { asio::post(control_, worker_idle); });
   drain_timer_.expires_after(current_->server.drain_timeout);
   drain_timer_.async_wait([this](const error_code& ec) {
     if (ec) return;

@@ -24,9 +24,12 @@ void worker::start() {
   });
 }
 
-void worker::close_then_when_idle(std::vector<std::shared_ptr<listener>> listeners, std::function<void()> on_idle) {
-  post([this, listeners = std::move(listeners), on_idle = std::move(on_idle)]() mutable {
+void worker::close_then_when_idle(std::vector<std::shared_ptr<listener>> listeners, std::function<void()> on_closed,
+                                  std::function<void()> on_idle) {
+  post([this, listeners = std::move(listeners), on_closed = std::move(on_closed),
+        on_idle = std::move(on_idle)]() mutable {
     for (auto& l : listeners) l->close();
+    on_closed();
     if (registry_.size() == 0)
       on_idle();
     else

@@ -53,6 +53,9 @@ struct server_config {
   bool watch = false;
   std::optional<duration> reload_interval;  // nullopt: no polling
   std::filesystem::path pid_file;          // empty: none written (absolute after loading)
+  // A loaded certificate (server, truststore CA, admin) that expires within
+  // this is logged at start-up, after every reload and once a day; 0: never.
+  duration expiry_warning = std::chrono::hours(24 * 30);
   // Dropped to after binding and reading keys when started as root; empty: keep.
   std::string user;
   std::string group;

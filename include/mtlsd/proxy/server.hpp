@@ -62,9 +62,11 @@ class server {
   std::size_t active_connections() const { return connections_.active(); }
   std::size_t worker_count() const { return workers_.size(); }
 
-  // Stops accepting; `on_done` runs on the control thread once every
-  // connection has ended — by itself, or closed when drain_timeout passes.
-  void drain(std::function<void()> on_done);
+  // Stops accepting: `on_closed` runs on the control thread once every
+  // worker has closed its listening sockets (from then on the system refuses
+  // new connections), `on_done` once every connection has ended — by
+  // itself, or closed when drain_timeout passes.
+  void drain(std::function<void()> on_closed, std::function<void()> on_done);
   // Closes every live connection now (a second stop signal).
   void stop_sessions();
   // `answered` runs on the control thread once every worker has run a task:

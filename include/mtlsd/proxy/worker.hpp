@@ -29,10 +29,12 @@ class worker {
   void post(std::function<void()> fn);
 
   void start();
-  // Closes `listeners` (this worker's), then runs `on_idle` on this worker's
-  // thread once it has no session left. One task: posted separately, the
-  // loop could run out of work and return between the two.
-  void close_then_when_idle(std::vector<std::shared_ptr<listener>> listeners, std::function<void()> on_idle);
+  // Closes `listeners` (this worker's) and runs `on_closed`, then runs
+  // `on_idle` once it has no session left — all on this worker's thread. One
+  // task: posted separately, the loop could run out of work and return
+  // between them.
+  void close_then_when_idle(std::vector<std::shared_ptr<listener>> listeners, std::function<void()> on_closed,
+                            std::function<void()> on_idle);
   // Ends every live session now (close=shutdown).
   void stop_sessions();
   void join();

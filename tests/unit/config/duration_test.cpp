@@ -24,6 +24,7 @@ TEST(parse_duration, accepts_each_unit) {
   EXPECT_EQ(parse("10s"), duration(10s));
   EXPECT_EQ(parse("5m"), duration(5min));
   EXPECT_EQ(parse("1h"), duration(1h));
+  EXPECT_EQ(parse("30d"), duration(720h));
   EXPECT_EQ(parse("0s"), duration(0ms));
   EXPECT_EQ(parse("0010s"), duration(10s));
 }
@@ -44,11 +45,11 @@ TEST(parse_duration, rejects_negative) {
 TEST(parse_duration, rejects_missing_unit) {
   const std::string error = error_of("10");
   EXPECT_NE(error.find("missing unit in duration \"10\""), std::string::npos) << error;
-  EXPECT_NE(error.find("ms, s, m or h"), std::string::npos) << error;
+  EXPECT_NE(error.find("ms, s, m, h or d"), std::string::npos) << error;
 }
 
 TEST(parse_duration, rejects_malformed_spellings) {
-  for (std::string_view text : {"1.5s", "10 s", " 10s", "10s ", "10sec", "10S", "s", "ms", "1h30m", "+5s", "5d",
+  for (std::string_view text : {"1.5s", "10 s", " 10s", "10s ", "10sec", "10S", "s", "ms", "1h30m", "+5s", "5D",
                                 "0x10s", "10s\n"}) {
     const std::string error = error_of(text);
     EXPECT_NE(error.find("expected a whole number followed by one unit"), std::string::npos) << text << ": " << error;
@@ -75,6 +76,8 @@ TEST(format_duration, picks_the_largest_exact_unit) {
   EXPECT_EQ(format_duration(5min), "5m");
   EXPECT_EQ(format_duration(2h), "2h");
   EXPECT_EQ(format_duration(61min), "61m");
+  EXPECT_EQ(format_duration(48h), "2d");
+  EXPECT_EQ(format_duration(25h), "25h");
 }
 
 TEST(format_duration, round_trips_through_parse) {

@@ -55,6 +55,18 @@ pid_file = ""
   EXPECT_EQ(r.errors[2].key, "server.pid_file");
 }
 
+TEST_F(config_dir_test, expiry_warning_defaults_to_30_days_and_zero_turns_it_off) {
+  load_result r = load(one_service);
+  ASSERT_TRUE(r.ok()) << describe(r.errors);
+  EXPECT_EQ(r.cfg.server.expiry_warning, std::chrono::hours(24 * 30));
+  r = load(std::string("[server]\nexpiry_warning = \"0s\"\n") + one_service);
+  ASSERT_TRUE(r.ok()) << describe(r.errors);
+  EXPECT_EQ(r.cfg.server.expiry_warning.count(), 0);
+  r = load(std::string("[server]\nexpiry_warning = 14\n") + one_service);
+  ASSERT_EQ(r.errors.size(), 1u) << describe(r.errors);
+  EXPECT_EQ(r.errors[0].key, "server.expiry_warning");
+}
+
 TEST_F(config_dir_test, unknown_user_or_group_is_an_error_before_start) {
   const load_result r = load(std::string(R"(
 [server]
