@@ -1,34 +1,14 @@
 #include "mtlsd/admin/status.hpp"
 
-#include <cstdio>
 #include <map>
 
+#include "mtlsd/log/logging.hpp"
 #include "mtlsd/proxy/endpoint_text.hpp"
 
 namespace mtlsd::admin {
 namespace {
 
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+using log::json_string;
 
 void add_context(std::vector<metrics::certificate_expiry>& out, const std::string& service,
                  const tls::server_context& tls, const char* server_role) {

@@ -132,6 +132,8 @@ spdlog::level::level_enum to_spdlog(log_level level) {
 
 }  // namespace
 
+std::string json_string(std::string_view value) { return quoted(value, true); }
+
 record::record(std::string_view event) : event_(event) {}
 
 record& record::add(std::string_view key, std::string_view value) {

@@ -7,13 +7,16 @@
 
 #include <array>
 #include <cerrno>
-#include <charconv>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
 
+#include "platform/environment.hpp"
+
 namespace mtlsd::platform {
+
+using detail::parse_decimal;
+using detail::take_env;
 
 namespace {
 
@@ -22,21 +25,6 @@ constexpr int first_fd = 3;
 // Far above any socket unit's count; guards against a corrupt $LISTEN_FDS
 // making us walk (and close) the whole descriptor table.
 constexpr int max_fds = 4096;
-
-std::optional<std::string> take_env(const char* name) {
-  const char* value = std::getenv(name);
-  std::optional<std::string> out;
-  if (value != nullptr) out = value;
-  ::unsetenv(name);
-  return out;
-}
-
-template <typename Integer>
-bool parse_decimal(std::string_view text, Integer& out) {
-  if (text.empty()) return false;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
 
 std::vector<std::string> split_names(const std::string& text) {
   std::vector<std::string> names;

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,24 +13,14 @@
 #include <utility>
 
 #include "mtlsd/log/logging.hpp"
+#include "platform/environment.hpp"
 
 namespace mtlsd::platform {
 
+using detail::parse_decimal;
+using detail::take_env;
+
 namespace {
-
-std::string take_env(const char* name) {
-  const char* value = std::getenv(name);
-  std::string out = value != nullptr ? value : "";
-  ::unsetenv(name);
-  return out;
-}
-
-template <typename Integer>
-bool parse_decimal(std::string_view text, Integer& out) {
-  if (text.empty()) return false;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
 
 // STATUS= is one line of the datagram: a newline inside it would start a new
 // "KEY=value" assignment, so text from anywhere (a config path, an error
@@ -57,9 +46,9 @@ void warn_disabled(const std::string& socket, const std::string& why) {
 }  // namespace
 
 service_notify service_notify::from_environment() {
-  const std::string socket = take_env("NOTIFY_SOCKET");
-  const std::string watchdog_usec = take_env("WATCHDOG_USEC");
-  const std::string watchdog_pid = take_env("WATCHDOG_PID");
+  const std::string socket = take_env("NOTIFY_SOCKET").value_or("");
+  const std::string watchdog_usec = take_env("WATCHDOG_USEC").value_or("");
+  const std::string watchdog_pid = take_env("WATCHDOG_PID").value_or("");
 
   service_notify out;
   if (socket.empty()) return out;

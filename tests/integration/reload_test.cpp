@@ -4,7 +4,6 @@
 // they started with, a broken configuration never replaces a working one,
 // kept addresses are never closed, and file changes reload exactly once.
 
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -723,25 +722,13 @@ TEST_F(reload, sighup_while_draining_is_skipped) {
   EXPECT_EQ(count("reloading"), 0u);
 }
 
-std::string random_ticket_keys() {
-  unsigned char bytes[80];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw harness_error("RAND_bytes failed");
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : bytes) {
-    hex += digits[b >> 4];
-    hex += digits[b & 0xf];
-  }
-  return hex + "\n";
-}
-
 TEST_F(reload, a_session_from_before_a_reload_resumes_only_under_the_same_policy) {
   // With shared ticket keys a ticket outlives the configuration that issued
   // it. Resuming skips the client certificate check, so a ticket must not
   // resume once the reloaded truststore no longer admits its client.
   loopback_server old_backend(echo_handler());
   loopback_server new_backend(echo_handler());
-  write_file(dir_ / "tickets.key", random_ticket_keys());
+  write_file(dir_ / "tickets.key", random_ticket_key_hex() + "\n");
   fs::permissions(dir_ / "tickets.key", fs::perms::owner_read | fs::perms::owner_write);
   cert_spec ca;
   ca.is_ca = true;

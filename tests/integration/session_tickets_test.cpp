@@ -5,7 +5,6 @@
 // the client (SSL_session_reused), since that is what a load-balanced client
 // gains: no certificate exchange and no full handshake on a new instance.
 
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <regex>
@@ -14,18 +13,6 @@
 
 namespace mtlsd::test {
 namespace {
-
-std::string random_key_hex() {
-  unsigned char bytes[80];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw harness_error("RAND_bytes failed");
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : bytes) {
-    hex += digits[b >> 4];
-    hex += digits[b & 0xf];
-  }
-  return hex;
-}
 
 std::string version_name(int version) { return version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"; }
 
@@ -120,7 +107,7 @@ class session_tickets : public mtlsd_test, public ::testing::WithParamInterface<
 };
 
 TEST_P(session_tickets, instances_sharing_a_key_file_resume_each_others_sessions) {
-  const std::string keys = write_keys("tickets.key", {random_key_hex(), random_key_hex()});
+  const std::string keys = write_keys("tickets.key", {random_ticket_key_hex(), random_ticket_key_hex()});
   auto& a = instance("a", keys);
   auto& b = instance("b", keys);
 
@@ -154,7 +141,7 @@ TEST_P(session_tickets, without_a_key_file_sessions_resume_only_where_they_were_
 }
 
 TEST_P(session_tickets, rotation_keeps_old_tickets_valid_and_moves_clients_to_the_new_key) {
-  const std::string old_key = random_key_hex(), new_key = random_key_hex();
+  const std::string old_key = random_ticket_key_hex(), new_key = random_ticket_key_hex();
   auto& before = instance("before", write_keys("old.key", {old_key}));
   auto& during = instance("during", write_keys("rotating.key", {new_key, old_key}));
   auto& after = instance("after", write_keys("new.key", {new_key}));
@@ -177,8 +164,8 @@ TEST_P(session_tickets, rotation_keeps_old_tickets_valid_and_moves_clients_to_th
 }
 
 TEST_P(session_tickets, an_unrelated_key_means_a_full_handshake) {
-  auto& a = instance("a", write_keys("ours.key", {random_key_hex()}));
-  auto& other = instance("other", write_keys("theirs.key", {random_key_hex()}));
+  auto& a = instance("a", write_keys("ours.key", {random_ticket_key_hex()}));
+  auto& other = instance("other", write_keys("theirs.key", {random_ticket_key_hex()}));
 
   const auto session = session_from(a);
   ASSERT_TRUE(session);
@@ -191,7 +178,7 @@ TEST_P(session_tickets, an_unrelated_key_means_a_full_handshake) {
 }
 
 TEST_P(session_tickets, services_sharing_a_key_file_do_not_resume_each_others_sessions) {
-  const std::string keys = write_keys("tickets.key", {random_key_hex()});
+  const std::string keys = write_keys("tickets.key", {random_ticket_key_hex()});
   config_spec config;
   config.services.push_back(ticket_service("lenient", keys));
   config.services.push_back(ticket_service("strict", keys));
@@ -212,7 +199,7 @@ TEST_P(session_tickets, services_sharing_a_key_file_do_not_resume_each_others_se
 TEST_P(session_tickets, a_changed_whitelist_or_truststore_means_a_full_handshake) {
   // Same name, same key file: only the client policy differs. A session
   // admitted under one policy must not skip the check under another.
-  const std::string keys = write_keys("tickets.key", {random_key_hex()});
+  const std::string keys = write_keys("tickets.key", {random_ticket_key_hex()});
   auto policy = [&](const std::string& name, std::vector<std::string> allow, const std::string& truststore) {
     config_spec config;
     service_spec s = ticket_service("svc", keys);
@@ -247,7 +234,7 @@ TEST_P(session_tickets, a_changed_whitelist_or_truststore_means_a_full_handshake
 TEST_P(session_tickets, a_client_using_each_ticket_once_keeps_resuming) {
   // RFC 8446 asks TLS 1.3 clients not to reuse a ticket, so each resumption
   // must bring a fresh one — with shared keys and with per-process sessions.
-  const std::string keys = write_keys("tickets.key", {random_key_hex()});
+  const std::string keys = write_keys("tickets.key", {random_ticket_key_hex()});
   for (const std::string& key_file : {keys, std::string()}) {
     auto& d = instance(key_file.empty() ? "in-memory" : "shared-keys", key_file);
     std::shared_ptr<SSL_SESSION> ticket = session_from(d);
@@ -299,7 +286,7 @@ TEST_F(session_ticket_config, check_summarises_keys_generated_by_openssl_rand) {
 }
 
 TEST_F(session_ticket_config, a_bad_key_line_stops_startup_with_the_line_named) {
-  write_file(dir_ / "tickets.key", random_key_hex() + "\n" + random_key_hex().substr(2) + "\n");
+  write_file(dir_ / "tickets.key", random_ticket_key_hex() + "\n" + random_ticket_key_hex().substr(2) + "\n");
   ::chmod((dir_ / "tickets.key").c_str(), 0600);
   config_spec config;
   config.services.push_back(service("tcp://127.0.0.1:1", "require", {R"(session_ticket_key_file = "tickets.key")"}));
@@ -313,7 +300,7 @@ TEST_F(session_ticket_config, a_bad_key_line_stops_startup_with_the_line_named) 
 }
 
 TEST_F(session_ticket_config, a_key_file_others_can_read_is_a_startup_warning) {
-  write_file(dir_ / "tickets.key", random_key_hex() + "\n");
+  write_file(dir_ / "tickets.key", random_ticket_key_hex() + "\n");
   ::chmod((dir_ / "tickets.key").c_str(), 0644);
   loopback_server backend(echo_handler());
   config_spec config;

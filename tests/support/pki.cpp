@@ -358,4 +358,16 @@ temp_dir::~temp_dir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+std::string random_ticket_key_hex() {
+  unsigned char bytes[80];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : bytes) {
+    hex += digits[b >> 4];
+    hex += digits[b & 0xf];
+  }
+  return hex;
+}
+
 }  // namespace mtlsd::test

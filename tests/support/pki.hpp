@@ -53,6 +53,10 @@ issued issue(const cert_spec& spec, const issued& issuer);
 // Writes `text` to `path`, creating parent directories.
 void write_file(const std::filesystem::path& path, const std::string& text);
 
+// One session ticket key as a session_ticket_key_file line holds it: 80
+// random bytes in lowercase hex, without the newline.
+std::string random_ticket_key_hex();
+
 // A scratch directory removed at destruction.
 class temp_dir {
  public:

@@ -47,6 +47,11 @@ class record {
   std::vector<field> fields_;
 };
 
+// `value` as a JSON string literal, quotes included, escaped exactly as in
+// JSON log lines (controls, deceptive characters; invalid UTF-8 becomes
+// U+FFFD, so the result is always valid JSON). For other JSON mtlsd writes.
+std::string json_string(std::string_view value);
+
 // Installs the process-wide logger (stderr). Safe to call again to change settings.
 void setup(log_level level, log_format format);
 bool enabled(log_level level);

@@ -3,11 +3,12 @@
 // environment and descriptor table are process-wide, so every test that
 // touches them restores them on the way out.
 
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "pki.hpp"  // temp_dir
 
 namespace mtlsd::test {
 
@@ -24,19 +25,6 @@ class env_guard {
 };
 
 std::optional<std::string> get_env(const char* name);
-
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class temp_dir {
- public:
-  temp_dir();
-  ~temp_dir();
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Descriptors 3 .. 3+count-1 for a test of socket activation: whatever the
 // test process had there is moved away now and put back when destroyed.
