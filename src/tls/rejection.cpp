@@ -14,6 +14,13 @@ std::string_view to_string(rejection_reason reason) {
     case rejection_reason::depth_exceeded: return "depth_exceeded";
     case rejection_reason::bad_eku: return "bad_eku";
     case rejection_reason::not_whitelisted: return "not_whitelisted";
+    case rejection_reason::revoked: return "revoked";
+    case rejection_reason::revocation_unknown: return "revocation_unknown";
+    case rejection_reason::crl_stale: return "crl_stale";
+    case rejection_reason::weak_key: return "weak_key";
+    case rejection_reason::name_constraints: return "name_constraints";
+    case rejection_reason::invalid_svid: return "invalid_svid";
+    case rejection_reason::unrecognized_name: return "unrecognized_name";
     case rejection_reason::protocol_version: return "protocol_version";
     case rejection_reason::timeout: return "timeout";
     case rejection_reason::other: return "other";
@@ -46,6 +53,24 @@ rejection_reason classify_verify_error(int x509_error) {
       return rejection_reason::bad_eku;
     case X509_V_ERR_APPLICATION_VERIFICATION:
       return rejection_reason::not_whitelisted;
+    case X509_V_ERR_CERT_REVOKED:
+      return rejection_reason::revoked;
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+    case X509_V_ERR_DIFFERENT_CRL_SCOPE:
+      return rejection_reason::revocation_unknown;
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+      return rejection_reason::crl_stale;
+    case X509_V_ERR_EE_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_KEY_TOO_SMALL:
+      return rejection_reason::weak_key;
+    case X509_V_ERR_PERMITTED_VIOLATION:
+    case X509_V_ERR_EXCLUDED_VIOLATION:
+    case X509_V_ERR_SUBTREE_MINMAX:
+    case X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE:
+    case X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX:
+    case X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
+      return rejection_reason::name_constraints;
     default:
       return rejection_reason::other;
   }

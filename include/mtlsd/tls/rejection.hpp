@@ -17,6 +17,13 @@ enum class rejection_reason {
   depth_exceeded,    // more intermediates than verify_depth
   bad_eku,           // extendedKeyUsage present without clientAuth
   not_whitelisted,   // chain verified, identity not in [service.allow]
+  revoked,           // a certificate in the chain is revoked (CRL or OCSP)
+  revocation_unknown,  // revocation could not be established: no CRL for an issuer, OCSP unknown/unreachable (hard)
+  crl_stale,         // the issuer's CRL is past nextUpdate and crl_stale = "reject"
+  weak_key,          // a key below the minimum size (RSA 2048, EC 256) or of a refused type (DSA)
+  name_constraints,  // a name in the chain violates a CA's nameConstraints
+  invalid_svid,      // the leaf breaks the SPIFFE X.509-SVID rules
+  unrecognized_name,  // SNI matches no service on the address and there is no default
   protocol_version,  // client offered only versions below min_tls_version
   timeout,           // handshake_timeout passed
   other,             // anything else: malformed input, no shared cipher, reset
