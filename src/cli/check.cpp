@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "cli/check.hpp"
 
 #include <ostream>
@@ -56,6 +57,14 @@ void print_summary(std::ostream& out, const validated_config& v) {
     const service_config& s = entry->config;
     out << "\nservice " << s.name << '\n';
     out << "  accept         " << s.accept.to_string() << '\n';
+    if (!s.server_names.empty()) {
+      out << "  server_names   " << join(s.server_names) << '\n';
+    } else if (std::any_of(rt.services.begin(), rt.services.end(), [&](const auto& other) {
+                 return other != entry && !other->config.server_names.empty() &&
+                        other->config.accept.host_port() == s.accept.host_port();
+               })) {
+      out << "  server_names   none: the default for clients whose server name no other service lists\n";
+    }
     out << "  connect        " << s.connect.to_string() << '\n';
     if (entry->tls) {
       const auto& cert = entry->tls->server_certificate();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "config/server_names.hpp"
 #include "config/text_util.hpp"
 #include "config/whitelist.hpp"
 
@@ -13,18 +14,19 @@ namespace {
 constexpr std::string_view all_service_keys[] = {
     "name", "accept", "connect", "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "idle_timeout", "connect_timeout",
-    "max_connections", "allow", "session_ticket_key_file", "session_cache_size"};
+    "max_connections", "allow", "session_ticket_key_file", "session_cache_size", "server_names"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
-    "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size"};
+    "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size",
+    "server_names"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
     "pid_file", "user", "group", "expiry_warning"};
 
 // Keys that identify one service and so cannot have a shared default.
-constexpr std::string_view per_service_only[] = {"name", "accept", "connect"};
+constexpr std::string_view per_service_only[] = {"name", "accept", "connect", "server_names"};
 
 constexpr enum_name<verify_client_mode> verify_client_names[] = {
     {"none", verify_client_mode::none}, {"want", verify_client_mode::want}, {"require", verify_client_mode::require}};
@@ -119,6 +121,8 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.connect_timeout = read_duration(diag, node, key, false);
     } else if (name == "max_connections") {
       if (auto v = read_integer(diag, node, key, 1, int_max)) out.max_connections = static_cast<std::size_t>(*v);
+    } else if (name == "server_names") {
+      out.server_names = read_server_names(diag, node, key);
     } else if (name == "allow") {
       out.allow = read_allow_rules(diag, node, key, out.allow_positions);
     }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "config/server_names.hpp"
 #include "config/text_util.hpp"
 
 namespace mtlsd::config_detail {
@@ -78,6 +79,9 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   if (own.wrote("accept")) svc.positions["accept"] = own.written.at("accept");
   if (own.connect) svc.connect = *own.connect;
   if (own.wrote("connect")) svc.positions["connect"] = own.written.at("connect");
+  if (const service_fields* from = applies("server_names"); from != nullptr && from->server_names) {
+    svc.server_names = *from->server_names;
+  }
 
   apply("verify_client", &service_fields::verify_client, svc.verify_client);
   apply_path("cert", &service_fields::cert, svc.cert);
@@ -135,28 +139,6 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   return svc;
 }
 
-bool is_ipv4_literal(const std::string& host) {
-  return host.find_first_not_of("0123456789.") == std::string::npos;
-}
-
-// Whether binding both would clash: equal hosts, or a wildcard that covers the
-// other (Linux binds "::" dual-stack, so it covers IPv4 too).
-// Listeners bind IPv6 addresses IPv6-only, so "::" overlaps only IPv6 hosts
-// and "0.0.0.0" only IPv4 hosts; "[::]:443" and "0.0.0.0:443" coexist.
-bool same_listener(const endpoint_address& a, const endpoint_address& b) {
-  if (a.port != b.port || a.port == 0) return false;
-  if (a.host == b.host) return true;
-  const auto covers = [](const endpoint_address& wildcard, const endpoint_address& other) {
-    if (wildcard.host == "0.0.0.0") return is_ipv4_literal(other.host);
-    if (wildcard.host == "::") return other.host_is_ipv6_literal();
-    return false;
-  };
-  return covers(a, b) || covers(b, a);
-}
-
-std::string describe(const service_config& svc) {
-  return valid_service_name(svc.name) ? "service " + quote(svc.name) : svc.key_path_prefix;
-}
 
 }  // namespace
 
@@ -216,20 +198,10 @@ std::vector<service_config> read_services(diagnostics& diag, const toml::node& n
     if (table->contains("name")) svc.positions["name"] = name_at;
     svc.key_path_prefix = prefix;
 
-    if (own.accept) {
-      for (std::size_t j = 0; j < services.size(); ++j) {
-        if (accept_known[j] && same_listener(services[j].accept, svc.accept)) {
-          diag.report(own.written.at("accept"), prefix + ".accept",
-                      "address conflicts with " + describe(services[j]) + " (accept = " +
-                          quote(services[j].accept.to_string()) + " at line " +
-                          std::to_string(services[j].positions.at("accept").line) + ")");
-          break;
-        }
-      }
-    }
     services.push_back(std::move(svc));
     accept_known.push_back(own.accept.has_value());
   }
+  check_shared_addresses(diag, services, accept_known);
   return services;
 }
 

@@ -27,6 +27,19 @@ void connection_slot::reset() {
   global_ = service_ = nullptr;
 }
 
+bool connection_slot::add_service(connection_counter& service) {
+  if (service_ || !service.try_acquire()) return service_ == &service;
+  service_ = &service;
+  return true;
+}
+
+connection_slot try_admit_global(connection_counter& global, limit_scope& refused_by) {
+  refused_by = limit_scope::none;
+  if (global.try_acquire()) return connection_slot(&global, nullptr);
+  refused_by = limit_scope::global;
+  return {};
+}
+
 connection_slot try_admit(connection_counter& global, connection_counter& service, limit_scope& refused_by) {
   refused_by = limit_scope::none;
   if (!global.try_acquire()) {

@@ -85,10 +85,10 @@ tcp::acceptor listener::adopt(asio::io_context& io, int fd, const tcp::endpoint&
   return acceptor;
 }
 
-listener::listener(tcp::acceptor acceptor, std::shared_ptr<service_runtime> service, connection_counter& global,
+listener::listener(tcp::acceptor acceptor, std::shared_ptr<const service_group> services, connection_counter& global,
                    session_registry& registry)
     : acceptor_(std::move(acceptor)),
-      service_(std::move(service)),
+      services_(std::move(services)),
       global_(global),
       registry_(registry),
       backoff_(acceptor_.get_executor()) {}
@@ -115,7 +115,7 @@ asio::awaitable<void> listener::accept_loop([[maybe_unused]] std::shared_ptr<lis
     auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
     if (closed_) co_return;
     if (ec) {
-      log::warn(log::record("accept_failed").add("svc", service_->config.name).add("error", ec.message()));
+      log::warn(log::record("accept_failed").add("svc", services_->front()->config.name).add("error", ec.message()));
       if (out_of_resources(ec)) {
         // Out of descriptors: the pending connection stays in the backlog, so
         // retrying at once would spin. Pause, let connections finish, retry.
@@ -126,15 +126,21 @@ asio::awaitable<void> listener::accept_loop([[maybe_unused]] std::shared_ptr<lis
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    service_->metrics->accepted.add();
+    // With SNI routing the service, and so its counters and limit, is known
+    // only after the ClientHello; the session takes care of them then.
+    const service_runtime& front = *services_->front();
+    const bool routed = services_->routes() != nullptr;
+    if (!routed) front.metrics->accepted.add();
 
     limit_scope refused_by = limit_scope::none;
-    connection_slot slot = try_admit(global_, *service_->connections, refused_by);
+    connection_slot slot =
+        routed ? try_admit_global(global_, refused_by) : try_admit(global_, *front.connections, refused_by);
     if (refused_by != limit_scope::none) {
-      refuse(socket, refused_by);
+      if (routed) front.metrics->accepted.add();
+      refuse(socket, front, refused_by);
       continue;
     }
-    auto s = std::make_shared<session>(std::move(socket), service_, std::move(slot), registry_);
+    auto s = std::make_shared<session>(std::move(socket), services_, std::move(slot), registry_);
     asio::co_spawn(executor, s->run(), [](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -146,22 +152,22 @@ asio::awaitable<void> listener::accept_loop([[maybe_unused]] std::shared_ptr<lis
   }
 }
 
-void listener::refuse(tcp::socket& socket, limit_scope scope) {
+void listener::refuse(tcp::socket& socket, const service_runtime& service, limit_scope scope) {
   error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   const std::string peer = ec ? "unknown" : to_text(remote);
   const bool global = scope == limit_scope::global;
-  const std::size_t max = global ? global_.max() : service_->connections->max();
-  service_->metrics->refused_limit.add();
+  const std::size_t max = global ? global_.max() : service.connections->max();
+  service.metrics->refused_limit.add();
   log::warn(log::record("connection_refused")
-                .add("svc", service_->config.name)
+                .add("svc", service.config.name)
                 .add("peer", peer)
                 .add("reason", "max_connections")
                 .add("limit", global ? "global" : "service")
                 .add("max", static_cast<std::uint64_t>(max)));
   log::info(log::record("access")
                 .add("conn", session::next_id())
-                .add("svc", service_->config.name)
+                .add("svc", service.config.name)
                 .add("peer", peer)
                 .add("backend", "-")
                 .add("bytes_from_client", std::uint64_t{0})

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -67,33 +68,67 @@ server::address_key server::key_of(const service_config& service) const {
   return {to_text(listener::resolve(control_, service)), service.accept.port == 0 ? service.name : std::string()};
 }
 
-server::bound_address server::bind_service(const std::shared_ptr<service_runtime>& service) {
+std::vector<server::planned_socket> server::plan(const runtime& rt) const {
+  std::vector<address_key> keys;
+  std::vector<std::vector<std::shared_ptr<service_runtime>>> members;
+  for (const auto& service : rt.services) {
+    auto key = key_of(service->config);
+    std::size_t i = 0;
+    while (i < keys.size() && keys[i] != key) ++i;
+    if (i == keys.size()) {
+      keys.push_back(std::move(key));
+      members.emplace_back();
+    } else if (members[i].front()->config.accept.host_port() != service->config.accept.host_port()) {
+      // The loader lets services share an address only when they write it
+      // the same way; different spellings that resolve alike are a mistake.
+      throw std::runtime_error(same_address_error(service->config, members[i].front()->config.name));
+    }
+    members[i].push_back(service);
+  }
+  std::vector<planned_socket> planned;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    planned.push_back({std::move(keys[i]), std::make_shared<const service_group>(std::move(members[i]))});
+  return planned;
+}
+
+server::bound_address server::bind_group(const std::shared_ptr<const service_group>& group) {
   bound_address bound;
-  bound.service = service->config.name;
-  bound.local = listener::resolve(control_, service->config);
-  const auto inherited = inherited_.find(service->config.name, bound.local);
+  for (const auto& service : group->services()) bound.services.push_back(service->config.name);
+  const std::string& name = bound.services.front();
+  bound.local = listener::resolve(control_, group->front()->config);
+  std::optional<platform::inherited_socket> inherited;
+  for (const auto& service : bound.services)
+    if (!inherited) inherited = inherited_.find(service, bound.local);
   const bool reuse_port = workers_.size() > 1;
   for (auto& w : workers_) {
-    tcp::acceptor acceptor = inherited ? listener::adopt(w->io(), inherited->fd, inherited->local, bound.service)
-                                       : listener::bind(w->io(), bound.local, reuse_port, bound.service);
+    tcp::acceptor acceptor = inherited ? listener::adopt(w->io(), inherited->fd, inherited->local, name)
+                                       : listener::bind(w->io(), bound.local, reuse_port, name);
     // Port 0: the first worker's socket picked the port; the others join it.
     if (bound.per_worker.empty()) {
       error_code ec;
       bound.local = acceptor.local_endpoint(ec);
     }
-    bound.per_worker.push_back(std::make_shared<listener>(std::move(acceptor), service, connections_, w->registry()));
+    bound.per_worker.push_back(std::make_shared<listener>(std::move(acceptor), group, connections_, w->registry()));
   }
   bound.inherited = inherited.has_value();
   return bound;
 }
 
-void server::log_listening(const bound_address& bound, const service_runtime& service) const {
-  log::info(log::record("listening")
-                .add("svc", service.config.name)
-                .add("addr", to_text(bound.local))
-                .add("tls", service.tls != nullptr)
-                .add("backend", service.config.connect.host_port())
-                .add("inherited", bound.inherited));
+void server::log_listening(const bound_address& bound, const service_group& group) const {
+  for (const auto& service : group.services()) {
+    log::record line("listening");
+    line.add("svc", service->config.name)
+        .add("addr", to_text(bound.local))
+        .add("tls", service->tls != nullptr)
+        .add("backend", service->config.connect.host_port())
+        .add("inherited", bound.inherited);
+    if (group.routes()) {
+      std::string names;
+      for (const auto& n : service->config.server_names) names += (names.empty() ? "" : ",") + n;
+      line.add("server_names", names.empty() ? "(default)" : names);
+    }
+    log::info(line);
+  }
 }
 
 void server::bind(std::shared_ptr<const runtime> first) {
@@ -101,13 +136,10 @@ void server::bind(std::shared_ptr<const runtime> first) {
   connections_.set_max(first->server.max_connections);
   const std::size_t count = workers_for(first->server.workers);
   for (std::size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<worker>());
-  for (const auto& service : first->services) {
-    auto key = key_of(service->config);
-    if (auto it = listeners_.find(key); it != listeners_.end())
-      throw std::runtime_error(same_address_error(service->config, it->second.service));
-    auto bound = bind_service(service);
-    log_listening(bound, *service);
-    listeners_.emplace(std::move(key), std::move(bound));
+  for (auto& socket : plan(*first)) {
+    auto bound = bind_group(socket.services);
+    log_listening(bound, *socket.services);
+    listeners_.emplace(std::move(socket.key), std::move(bound));
   }
   current_ = std::move(first);
 }
@@ -130,36 +162,33 @@ void server::start() {
 bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
   // Bind everything new first: a failure must leave the serving set untouched.
   std::map<address_key, bound_address> fresh;
-  std::vector<address_key> keys;
+  std::vector<planned_socket> planned;
   try {
-    for (const auto& service : next->services) {
-      keys.push_back(key_of(service->config));
-      for (std::size_t i = 0; i + 1 < keys.size(); ++i)
-        if (keys[i] == keys.back())
-          throw std::runtime_error(same_address_error(service->config, next->services[i]->config.name));
-      if (!listeners_.contains(keys.back())) fresh.emplace(keys.back(), bind_service(service));
-    }
+    planned = plan(*next);
+    for (const auto& socket : planned)
+      if (!listeners_.contains(socket.key)) fresh.emplace(socket.key, bind_group(socket.services));
   } catch (const std::exception& e) {
     error = e.what();
     return false;  // `fresh` closes what it bound
   }
 
   std::set<address_key> named;
-  for (std::size_t i = 0; i < next->services.size(); ++i) {
-    const auto& service = next->services[i];
-    const auto& key = keys[i];
-    named.insert(key);
-    if (auto it = fresh.find(key); it != fresh.end()) {
-      log_listening(it->second, *service);
+  for (const auto& socket : planned) {
+    named.insert(socket.key);
+    if (auto it = fresh.find(socket.key); it != fresh.end()) {
+      log_listening(it->second, *socket.services);
       for (std::size_t w = 0; w < workers_.size(); ++w)
         workers_[w]->post([l = it->second.per_worker[w]] { l->start(); });
-      listeners_.emplace(key, std::move(it->second));
+      listeners_.emplace(socket.key, std::move(it->second));
       continue;
     }
-    auto& bound = listeners_.at(key);
-    bound.service = service->config.name;
+    auto& bound = listeners_.at(socket.key);
+    // The socket stays as it is, so no `listening` line: services that join
+    // or leave it show in /status and in `mtlsd check`.
+    bound.services.clear();
+    for (const auto& service : socket.services->services()) bound.services.push_back(service->config.name);
     for (std::size_t w = 0; w < workers_.size(); ++w)
-      workers_[w]->post([l = bound.per_worker[w], service] { l->set_service(service); });
+      workers_[w]->post([l = bound.per_worker[w], group = socket.services] { l->set_services(group); });
   }
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     if (named.contains(it->first)) {
@@ -171,11 +200,12 @@ bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
     auto open_sockets = std::make_shared<std::atomic<std::size_t>>(workers_.size());
     for (std::size_t w = 0; w < workers_.size(); ++w)
       workers_[w]->post([&control = control_, l = it->second.per_worker[w], open_sockets,
-                         service = it->second.service, address = to_text(it->second.local)] {
+                         services = it->second.services, address = to_text(it->second.local)] {
         l->close();
         if (open_sockets->fetch_sub(1) != 1) return;
-        asio::post(control, [service, address] {
-          log::info(log::record("listener_closed").add("svc", service).add("addr", address));
+        asio::post(control, [services, address] {
+          for (const auto& service : services)
+            log::info(log::record("listener_closed").add("svc", service).add("addr", address));
         });
       });
     it = listeners_.erase(it);
@@ -187,7 +217,8 @@ bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
 
 std::vector<listening_address> server::listening() const {
   std::vector<listening_address> out;
-  for (const auto& [key, bound] : listeners_) out.push_back({bound.service, bound.local, bound.inherited});
+  for (const auto& [key, bound] : listeners_)
+    for (const auto& service : bound.services) out.push_back({service, bound.local, bound.inherited});
   return out;
 }
 

@@ -75,10 +75,11 @@ std::uint64_t session::next_id() {
   return counter.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
-session::session(tcp::socket client, std::shared_ptr<service_runtime> service, connection_slot slot,
+session::session(tcp::socket client, std::shared_ptr<const service_group> services, connection_slot slot,
                  session_registry& registry)
     : id_(next_id()),
-      service_(std::move(service)),
+      services_(std::move(services)),
+      service_(services_->front()),
       slot_(std::move(slot)),
       registry_(registry),
       client_socket_(std::move(client)),
@@ -129,12 +130,14 @@ asio::awaitable<void> session::run_tls() {
     end(close_reason::handshake_failed);
     co_return;
   }
+  verdict_.routes = services_->routes();
   tls::attach(ssl.get(), &verdict_);
   auto& client = client_tls_.emplace(std::move(client_socket_), std::move(ssl));
   enter(phase::handshake, started_ + service_->config.handshake_timeout);
 
   const error_code ec = co_await client.accept();
   tls::attach(client.native(), nullptr);  // the verdict is not consulted after the handshake
+  const bool within_limit = settle_service(!ec);
   auto& counts = *service_->metrics;
   if (ec) {
     if (close_reason_ == close_reason::shutdown) {
@@ -166,13 +169,43 @@ asio::awaitable<void> session::run_tls() {
   counts.handshakes_ok.add();
   counts.handshake_duration.observe(clock::now() - started_);
   record_tls_details();
+  if (!within_limit) {
+    refuse_over_service_limit();
+    if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
+    co_return;
+  }
   co_await connect_then_relay(client);
+}
+
+bool session::settle_service(bool handshake_ok) {
+  server_name_ = verdict_.server_name;
+  if (!verdict_.routes) return true;
+  if (const auto& owner = services_->owner_of(verdict_.context); owner != service_) {
+    service_->metrics->active.sub();
+    service_ = owner;
+    service_->metrics->active.add();
+  }
+  service_->metrics->accepted.add();
+  return !handshake_ok || slot_.add_service(*service_->connections);
+}
+
+void session::refuse_over_service_limit() {
+  service_->metrics->refused_limit.add();
+  log::warn(log::record("connection_refused")
+                .add("svc", service_->config.name)
+                .add("peer", peer_)
+                .add("reason", "max_connections")
+                .add("limit", "service")
+                .add("max", static_cast<std::uint64_t>(service_->connections->max())));
+  end(close_reason::max_connections);
 }
 
 void session::record_tls_details() {
   SSL* ssl = client_tls_->native();
   tls_version_ = SSL_get_version(ssl);
   cipher_ = SSL_get_cipher_name(ssl);
+  if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name); name && server_name_.empty())
+    server_name_ = name;
   // A resumed session skips the verify callback; the certificate is still in the session.
   X509* peer = SSL_get0_peer_certificate(ssl);
   if (peer && !verdict_.identity) verdict_.identity = extract_identity(peer);
@@ -370,8 +403,9 @@ void session::log_access() const {
   r.add("conn", id_).add("svc", service_->config.name).add("peer", peer_);
   if (service_->tls) {
     r.add("tls_version", tls_version_.empty() ? "-" : tls_version_)
-        .add("cipher", cipher_.empty() ? "-" : cipher_)
-        .add("verify", close_reason_ == close_reason::handshake_failed ? "failed" : verify_status_);
+        .add("cipher", cipher_.empty() ? "-" : cipher_);
+    if (!server_name_.empty()) r.add("sni", server_name_);
+    r.add("verify", close_reason_ == close_reason::handshake_failed ? "failed" : verify_status_);
     if (verdict_.identity) {
       const auto& id = *verdict_.identity;
       r.add("subject", id.subject).add("issuer", id.issuer).add("sans", sans_of(id)).add("sha256", id.sha256);

@@ -246,6 +246,25 @@ int server_context::verify_chain(X509_STORE_CTX* store, void* self) {
   return verify_chain_cached(store, context->chain_cache_scope_, context->sha256_.get(), std::time(nullptr));
 }
 
+bool server_context::take_over(SSL* ssl) const {
+  SSL_CTX* ctx = ctx_.get();
+  if (SSL_set_SSL_CTX(ssl, ctx) != ctx) return false;
+  // SSL_set_SSL_CTX swaps the certificate, key and session ID context; what
+  // SSL_new copied from the first context has to follow by hand.
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  const unsigned long inherit = X509_VERIFY_PARAM_get_inh_flags(param);
+  X509_VERIFY_PARAM_set_inh_flags(param, X509_VP_FLAG_OVERWRITE | X509_VP_FLAG_RESET_FLAGS);
+  const bool param_ok = X509_VERIFY_PARAM_inherit(param, SSL_CTX_get0_param(ctx)) == 1;
+  X509_VERIFY_PARAM_set_inh_flags(param, inherit);
+  SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
+  STACK_OF(X509_NAME)* listed = SSL_CTX_get_client_CA_list(ctx);
+  STACK_OF(X509_NAME)* names = listed ? SSL_dup_CA_list(listed) : sk_X509_NAME_new_null();
+  if (!param_ok || !names) return false;
+  SSL_set_client_CA_list(ssl, names);
+  return true;
+}
+
 std::shared_ptr<const server_context> server_context::build(const service_config& service, config_errors& errors,
                                                             std::vector<std::string>& warnings,
                                                             const std::set<std::string>& known_bad) {
@@ -275,6 +294,7 @@ std::shared_ptr<const server_context> server_context::build(const service_config
     b.warn("truststore is not used with verify_client = none");
   }
   SSL_CTX_set_verify(ctx, verify_flags(service.verify_client), verify_callback);
+  SSL_CTX_set_client_hello_cb(ctx, select_by_server_name, nullptr);
   SSL_CTX_set_verify_depth(ctx, service.verify_depth);
   SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
   if (!service.session_ticket_key_file.empty()) {

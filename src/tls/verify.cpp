@@ -96,9 +96,11 @@ const char* version_name(int version) {
 
 void attach(SSL* ssl, handshake_verdict* verdict) { SSL_set_ex_data(ssl, verdict_index(), verdict); }
 
+handshake_verdict* verdict_of(SSL* ssl) { return static_cast<handshake_verdict*>(SSL_get_ex_data(ssl, verdict_index())); }
+
 int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  auto* verdict = ssl ? static_cast<handshake_verdict*>(SSL_get_ex_data(ssl, verdict_index())) : nullptr;
+  auto* verdict = ssl ? verdict_of(ssl) : nullptr;
   if (!verdict || !verdict->context) return 0;  // fail closed: a connection we cannot account for
 
   const int depth = X509_STORE_CTX_get_error_depth(store);

@@ -77,6 +77,10 @@ struct service_config {
   tls_version min_tls_version = tls_version::tls1_2;
   duration handshake_timeout = std::chrono::seconds(10);
   std::optional<allow_rules> allow;         // nullopt: any certificate that chains to the truststore
+  // SNI routing: the client's server name selects this service among those
+  // sharing its accept address. Lowercase; "*.x" matches one extra leftmost
+  // label. Empty: the address's default service (at most one per address).
+  std::vector<std::string> server_names;
   // Session-ticket keys shared with other instances; empty: OpenSSL's random
   // per-context keys, so tickets resume only on this process.
   std::filesystem::path session_ticket_key_file;

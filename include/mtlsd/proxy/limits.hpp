@@ -35,6 +35,9 @@ class connection_slot {
   connection_slot& operator=(const connection_slot&) = delete;
   ~connection_slot() { reset(); }
   void reset();
+  // Adds the service's share to a slot taken before the service was known
+  // (SNI routing picks it after the ClientHello). False when it is full.
+  bool add_service(connection_counter& service);
 
  private:
   connection_counter* global_ = nullptr;
@@ -45,5 +48,7 @@ enum class limit_scope { none, global, service };
 
 // Takes a slot in both counters, or neither. `refused_by` tells which was full.
 connection_slot try_admit(connection_counter& global, connection_counter& service, limit_scope& refused_by);
+// The global share only; add_service() follows once the service is known.
+connection_slot try_admit_global(connection_counter& global, limit_scope& refused_by);
 
 }  // namespace mtlsd::proxy

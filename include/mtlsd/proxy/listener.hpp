@@ -1,8 +1,8 @@
 #pragma once
 // One listening socket on one worker and its accept loop. Each accepted
 // connection is counted, checked against the limits and handed to a new
-// session of the listener's *current* service: a reload that keeps the
-// address swaps the service (set_service) and the socket stays open, so no
+// session of the listener's *current* services: a reload that keeps the
+// address swaps them (set_services) and the socket stays open, so no
 // connection is refused or reset across a reload.
 //
 // Created and bound on the main thread; after start(), used only on its
@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "mtlsd/proxy/runtime.hpp"
+#include "mtlsd/proxy/service_group.hpp"
 #include "mtlsd/proxy/session.hpp"
 
 namespace mtlsd::proxy {
@@ -36,20 +37,20 @@ class listener : public std::enable_shared_from_this<listener> {
   // The address a service's accept names (resolving a host name blocks; main thread only).
   static boost::asio::ip::tcp::endpoint resolve(boost::asio::io_context& io, const service_config& service);
 
-  listener(boost::asio::ip::tcp::acceptor acceptor, std::shared_ptr<service_runtime> service,
+  listener(boost::asio::ip::tcp::acceptor acceptor, std::shared_ptr<const service_group> services,
            connection_counter& global, session_registry& registry);
 
   void start();
-  void set_service(std::shared_ptr<service_runtime> service) { service_ = std::move(service); }
+  void set_services(std::shared_ptr<const service_group> services) { services_ = std::move(services); }
   void close();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
 
  private:
   boost::asio::awaitable<void> accept_loop(std::shared_ptr<listener> self);
-  void refuse(boost::asio::ip::tcp::socket& socket, limit_scope scope);
+  void refuse(boost::asio::ip::tcp::socket& socket, const service_runtime& service, limit_scope scope);
 
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<service_runtime> service_;
+  std::shared_ptr<const service_group> services_;
   connection_counter& global_;
   session_registry& registry_;
   boost::asio::steady_timer backoff_;

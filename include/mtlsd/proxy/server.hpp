@@ -3,7 +3,8 @@
 // switch from one configuration generation to the next.
 //
 // Listening sockets are keyed by the address a service's accept names
-// (resolved; an ephemeral port 0 also by service name). A new
+// (resolved; an ephemeral port 0 also by service name); services that share
+// an address (SNI routing) share its socket as one service_group. A new
 // generation keeps every socket whose address it still names — only the
 // service behind it changes, for connections accepted from then on — binds
 // the addresses that are new, and closes those no longer named; connections
@@ -82,15 +83,23 @@ class server {
     auto operator<=>(const address_key&) const = default;
   };
   struct bound_address {
-    std::string service;
+    std::vector<std::string> services;
     boost::asio::ip::tcp::endpoint local;
     bool inherited = false;
     std::vector<std::shared_ptr<listener>> per_worker;  // index = worker
   };
   // Resolves the service's accept address (may block; throws std::runtime_error).
   address_key key_of(const service_config& service) const;
-  bound_address bind_service(const std::shared_ptr<service_runtime>& service);
-  void log_listening(const bound_address& bound, const service_runtime& service) const;
+  struct planned_socket {
+    address_key key;
+    std::shared_ptr<const service_group> services;
+  };
+  // The sockets a generation needs, its services grouped by address (throws
+  // std::runtime_error for two spellings of one address).
+  std::vector<planned_socket> plan(const runtime& rt) const;
+  bound_address bind_group(const std::shared_ptr<const service_group>& group);
+  // One `listening` line per service of a newly bound `group`.
+  void log_listening(const bound_address& bound, const service_group& group) const;
 
   boost::asio::io_context& control_;
   const platform::inherited_sockets& inherited_;

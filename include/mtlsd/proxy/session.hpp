@@ -22,6 +22,7 @@
 #include "mtlsd/proxy/limits.hpp"
 #include "mtlsd/proxy/relay.hpp"
 #include "mtlsd/proxy/runtime.hpp"
+#include "mtlsd/proxy/service_group.hpp"
 #include "mtlsd/proxy/tcp_stream.hpp"
 #include "mtlsd/tls/handshake_verdict.hpp"
 #include "mtlsd/tls/stream.hpp"
@@ -63,7 +64,9 @@ class session_registry {
 
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(boost::asio::ip::tcp::socket client, std::shared_ptr<service_runtime> service, connection_slot slot,
+  // The session belongs to `services->front()` until the ClientHello's
+  // server name selects another service of the group.
+  session(boost::asio::ip::tcp::socket client, std::shared_ptr<const service_group> services, connection_slot slot,
           session_registry& registry);
   ~session();
   session(const session&) = delete;
@@ -97,11 +100,16 @@ class session : public std::enable_shared_from_this<session> {
   void end(close_reason why);  // the first reason wins
   void cancel_client();
   void cancel_backend();
+  // SNI routing: moves the session's books to the service the handshake
+  // selected. False (and the connection refused) when that service is full.
+  bool settle_service(bool handshake_ok);
+  void refuse_over_service_limit();
   void record_tls_details();
   void log_handshake_failure() const;
   void log_access() const;
 
   const std::uint64_t id_;
+  std::shared_ptr<const service_group> services_;
   std::shared_ptr<service_runtime> service_;
   connection_slot slot_;
   session_registry& registry_;
@@ -125,7 +133,7 @@ class session : public std::enable_shared_from_this<session> {
 
   std::string peer_;
   std::string backend_text_;
-  std::string tls_version_, cipher_, verify_status_;
+  std::string tls_version_, cipher_, verify_status_, server_name_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_activity_;
   std::uint64_t bytes_from_client_ = 0;

@@ -14,6 +14,7 @@ typedef struct ssl_st SSL;
 namespace mtlsd::tls {
 
 class server_context;
+class sni_table;
 
 struct handshake_verdict {
   const server_context* context = nullptr;
@@ -21,6 +22,10 @@ struct handshake_verdict {
   rejection_reason reason = rejection_reason::other;
   std::string detail;    // human readable, names the certificate
   std::optional<client_identity> identity;  // the leaf's, once extracted
+  // Several services on one socket: the ClientHello's server name selects the
+  // context (and replaces `context`); null when the socket serves one.
+  const sni_table* routes = nullptr;
+  std::string server_name;  // as the client sent it; empty without SNI
 
   void refuse(rejection_reason r, std::string why) {
     if (refused) return;

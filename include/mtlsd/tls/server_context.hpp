@@ -38,6 +38,11 @@ class server_context {
                                                      const std::set<std::string>& known_bad = {});
 
   SSL_CTX* native() const { return ctx_.get(); }
+  // Makes a handshake that started under another service's context (same
+  // listening socket, selected by SNI) this service's: certificate, trust
+  // store, CA list, verify mode and depth, minimum version, session ID
+  // context. Only from the ClientHello callback; false on allocation failure.
+  bool take_over(SSL* ssl) const;
   const allow_policy& policy() const { return policy_; }
   verify_client_mode verify_mode() const { return verify_mode_; }
   int verify_depth() const { return verify_depth_; }
