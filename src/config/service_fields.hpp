@@ -34,6 +34,7 @@ struct service_fields {
   std::optional<std::size_t> max_connections;
   std::optional<allow_rules> allow;
   std::map<std::string, source_position> allow_positions;  // "allow", "allow.cn", ...
+  std::optional<bool> require_client_auth_eku;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };
