@@ -21,9 +21,13 @@ void print_whitelist(std::ostream& out, const service_config& s) {
       << " (a certificate matching any one is admitted)\n";
   const std::pair<const char*, const std::vector<std::string>*> fields[] = {
       {"cn", &s.allow->cn},   {"ou", &s.allow->ou},   {"o", &s.allow->o},         {"dns", &s.allow->dns},
-      {"uri", &s.allow->uri}, {"ip", &s.allow->ip},   {"email", &s.allow->email}, {"sha256", &s.allow->sha256}};
+      {"uri", &s.allow->uri}, {"ip", &s.allow->ip},   {"email", &s.allow->email}, {"sha256", &s.allow->sha256},
+      {"spiffe_trust_domain", &s.allow->spiffe_trust_domain}, {"spiffe_id", &s.allow->spiffe_id}};
   for (const auto& [name, values] : fields) {
     if (!values->empty()) out << "    " << name << ": " << join(*values) << '\n';
+  }
+  if (!s.allow->spiffe_trust_domain.empty() || !s.allow->spiffe_id.empty()) {
+    out << "    (spiffe_* rules: every client certificate must be a valid X.509-SVID)\n";
   }
 }
 
@@ -77,6 +81,9 @@ void print_summary(std::ostream& out, const validated_config& v) {
             << (entry->tls->truststore_size() == 1 ? " certificate" : " certificates") << " from "
             << s.truststore.string() << '\n';
         print_whitelist(out, s);
+        if (!s.require_client_auth_eku) {
+          out << "  client EKU     optional (require_client_auth_eku = false); when present it must allow clientAuth\n";
+        }
       }
       const std::size_t ticket_keys = entry->tls->ticket_key_count();
       out << "  session tickets ";

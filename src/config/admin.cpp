@@ -17,7 +17,7 @@ namespace {
 // the handshake.
 constexpr std::string_view admin_tls_keys[] = {"cert",          "key",          "key_password_file",
                                                "truststore",    "verify_client", "verify_depth",
-                                               "min_tls_version", "allow"};
+                                               "min_tls_version", "allow", "require_client_auth_eku"};
 
 std::optional<endpoint_address> read_listen(diagnostics& diag, const toml::node& node, const std::string& key) {
   auto text = read_string(diag, node, key);
@@ -79,6 +79,7 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
   if (fields.verify_depth) tls.verify_depth = *fields.verify_depth;
   if (fields.min_tls_version) tls.min_tls_version = *fields.min_tls_version;
   tls.allow = fields.allow;
+  if (fields.require_client_auth_eku) tls.require_client_auth_eku = *fields.require_client_auth_eku;
   // Unlike a service, the admin port checks client certificates only when
   // given a truststore: plain operator access must stay a one-line setting.
   tls.verify_client = fields.verify_client.value_or(fields.truststore ? verify_client_mode::require

@@ -42,7 +42,8 @@ std::string_view to_string(tls_version version) {
 bool allow_rules::empty() const { return size() == 0; }
 
 std::size_t allow_rules::size() const {
-  return cn.size() + ou.size() + o.size() + dns.size() + uri.size() + ip.size() + email.size() + sha256.size();
+  return cn.size() + ou.size() + o.size() + dns.size() + uri.size() + ip.size() + email.size() + sha256.size() +
+         spiffe_trust_domain.size() + spiffe_id.size();
 }
 
 source_position service_config::position_of(const std::string& key_name) const {

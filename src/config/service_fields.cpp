@@ -14,12 +14,13 @@ namespace {
 constexpr std::string_view all_service_keys[] = {
     "name", "accept", "connect", "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "idle_timeout", "connect_timeout",
-    "max_connections", "allow", "session_ticket_key_file", "session_cache_size", "server_names"};
+    "max_connections", "allow", "session_ticket_key_file", "session_cache_size", "server_names",
+    "require_client_auth_eku"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size",
-    "server_names"};
+    "server_names", "require_client_auth_eku"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
@@ -125,6 +126,8 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.server_names = read_server_names(diag, node, key);
     } else if (name == "allow") {
       out.allow = read_allow_rules(diag, node, key, out.allow_positions);
+    } else if (name == "require_client_auth_eku") {
+      out.require_client_auth_eku = read_bool(diag, node, key);
     }
   }
   return out;

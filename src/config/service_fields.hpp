@@ -35,6 +35,7 @@ struct service_fields {
   std::optional<allow_rules> allow;
   std::map<std::string, source_position> allow_positions;  // "allow", "allow.cn", ...
   std::optional<std::vector<std::string>> server_names;
+  std::optional<bool> require_client_auth_eku;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

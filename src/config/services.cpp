@@ -98,6 +98,7 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   if (const service_fields* from = applies("max_connections"); from != nullptr && from->max_connections) {
     svc.max_connections = from->max_connections;
   }
+  apply("require_client_auth_eku", &service_fields::require_client_auth_eku, svc.require_client_auth_eku);
   if (const service_fields* from = applies("allow"); from != nullptr) {
     svc.allow = from->allow;
     for (const auto& [key, where] : from->allow_positions) svc.positions[key] = where;

@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "config/text_util.hpp"
+#include "mtlsd/identity/spiffe_id.hpp"
 
 namespace mtlsd::config_detail {
 namespace {
 
-constexpr std::string_view allow_fields[] = {"cn", "ou", "o", "dns", "uri", "ip", "email", "sha256"};
+constexpr std::string_view allow_fields[] = {"cn", "ou", "o", "dns", "uri", "ip", "email", "sha256",
+                                             "spiffe_trust_domain", "spiffe_id"};
 
 std::vector<std::string>* field_of(allow_rules& rules, std::string_view name) {
   if (name == "cn") return &rules.cn;
@@ -25,6 +27,8 @@ std::vector<std::string>* field_of(allow_rules& rules, std::string_view name) {
   if (name == "ip") return &rules.ip;
   if (name == "email") return &rules.email;
   if (name == "sha256") return &rules.sha256;
+  if (name == "spiffe_trust_domain") return &rules.spiffe_trust_domain;
+  if (name == "spiffe_id") return &rules.spiffe_id;
   return nullptr;
 }
 
@@ -80,6 +84,40 @@ bool valid_uri_pattern(const std::string& text, std::string& error) {
   return false;
 }
 
+bool valid_trust_domain(const std::string& text, std::string& error) {
+  if (text.starts_with("spiffe://")) {
+    error = "invalid SPIFFE trust domain " + quote(text) +
+            ": write the trust domain name alone (\"example.org\"); whole IDs go in spiffe_id";
+    return false;
+  }
+  if (std::string why = spiffe_trust_domain_problem(text); !why.empty()) {
+    error = "invalid SPIFFE trust domain " + quote(text) + ": " + why;
+    return false;
+  }
+  return true;
+}
+
+// A SPIFFE ID, or one ending in "/*" for every ID below it (the uri
+// convention); what comes before "/*" must itself be a valid ID, so a rule
+// can never promise a match that no valid SVID could make.
+bool valid_spiffe_id_pattern(const std::string& text, std::string& error) {
+  const bool prefix = text.ends_with("/*");
+  const std::string_view id = prefix ? std::string_view(text).substr(0, text.size() - 2) : std::string_view(text);
+  if (id.find('*') != std::string_view::npos) {
+    error = "invalid SPIFFE ID pattern " + quote(text) + ": '*' is only allowed as a trailing \"/*\" (prefix match)";
+    return false;
+  }
+  if (prefix && id.size() < spiffe_scheme.size()) {
+    error = "invalid SPIFFE ID pattern " + quote(text) + ": \"/*\" must follow a trust domain (\"spiffe://example.org/*\")";
+    return false;
+  }
+  if (std::string why = spiffe_id_problem(id); !why.empty()) {
+    error = "invalid SPIFFE ID " + quote(text) + ": " + why;
+    return false;
+  }
+  return true;
+}
+
 std::optional<std::string> normalise_entry(std::string_view field, const std::string& text, std::string& error) {
   if (text.empty()) {
     error = "empty string is not a valid entry";
@@ -89,6 +127,8 @@ std::optional<std::string> normalise_entry(std::string_view field, const std::st
   if (field == "ip") return normalise_ip(text, error);
   if (field == "dns" && !valid_dns_pattern(text, error)) return std::nullopt;
   if (field == "uri" && !valid_uri_pattern(text, error)) return std::nullopt;
+  if (field == "spiffe_trust_domain" && !valid_trust_domain(text, error)) return std::nullopt;
+  if (field == "spiffe_id" && !valid_spiffe_id_pattern(text, error)) return std::nullopt;
   return text;
 }
 

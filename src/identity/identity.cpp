@@ -11,6 +11,7 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <utility>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -158,7 +159,46 @@ std::int64_t unix_seconds(const ASN1_TIME* t) {
   return duration_cast<seconds>(at.time_since_epoch()).count();
 }
 
+// OpenSSL's KU_* values keep the DER bit string's first octet as is, so
+// bit 0 (digitalSignature) is 0x80; client_identity numbers them as RFC 5280 does.
+std::uint16_t key_usage_flags(std::uint32_t openssl_bits) {
+  static constexpr std::pair<std::uint32_t, std::uint16_t> map[] = {
+      {KU_DIGITAL_SIGNATURE, key_usage_bit::digital_signature}, {KU_NON_REPUDIATION, key_usage_bit::non_repudiation},
+      {KU_KEY_ENCIPHERMENT, key_usage_bit::key_encipherment},   {KU_DATA_ENCIPHERMENT, key_usage_bit::data_encipherment},
+      {KU_KEY_AGREEMENT, key_usage_bit::key_agreement},         {KU_KEY_CERT_SIGN, key_usage_bit::key_cert_sign},
+      {KU_CRL_SIGN, key_usage_bit::crl_sign},                   {KU_ENCIPHER_ONLY, key_usage_bit::encipher_only},
+      {KU_DECIPHER_ONLY, key_usage_bit::decipher_only}};
+  std::uint16_t out = 0;
+  for (const auto& [theirs, ours] : map) {
+    if (openssl_bits & theirs) out |= ours;
+  }
+  return out;
+}
+
+void add_constraints(X509* cert, client_identity& id) {
+  const std::uint32_t flags = X509_get_extension_flags(cert);
+  id.is_ca = (flags & EXFLAG_CA) != 0;
+  id.has_key_usage = (flags & EXFLAG_KUSAGE) != 0;
+  if (id.has_key_usage) id.key_usage = key_usage_flags(X509_get_key_usage(cert));
+}
+
 }  // namespace
+
+std::string key_usage_names(std::uint16_t key_usage) {
+  static constexpr std::pair<std::uint16_t, const char*> names[] = {
+      {key_usage_bit::digital_signature, "digitalSignature"}, {key_usage_bit::non_repudiation, "nonRepudiation"},
+      {key_usage_bit::key_encipherment, "keyEncipherment"},   {key_usage_bit::data_encipherment, "dataEncipherment"},
+      {key_usage_bit::key_agreement, "keyAgreement"},         {key_usage_bit::key_cert_sign, "keyCertSign"},
+      {key_usage_bit::crl_sign, "cRLSign"},                   {key_usage_bit::encipher_only, "encipherOnly"},
+      {key_usage_bit::decipher_only, "decipherOnly"}};
+  std::string out;
+  for (const auto& [bit, name] : names) {
+    if ((key_usage & bit) == 0) continue;
+    if (!out.empty()) out += ',';
+    out += name;
+  }
+  return out.empty() ? "none" : out;
+}
 
 client_identity extract_identity(X509* cert) {
   client_identity id;
@@ -178,6 +218,7 @@ client_identity extract_identity(X509* cert) {
 
   id.not_before = unix_seconds(X509_get0_notBefore(cert));
   id.not_after = unix_seconds(X509_get0_notAfter(cert));
+  add_constraints(cert, id);
   return id;
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "identity/text_escape.hpp"
+#include "mtlsd/identity/spiffe_id.hpp"
 
 namespace mtlsd {
 namespace {
@@ -147,6 +148,13 @@ std::string refusal_detail(const client_identity& id, const allow_rules& rules) 
     out += id.sha256.empty() ? std::string("none")
                              : detail::escape_text(id.sha256, detail::escape_style::quoted);
   }
+  if ((!rules.spiffe_trust_domain.empty() || !rules.spiffe_id.empty()) && !id.uri.empty()) {
+    // Only reached for a valid SVID, so the one URI is a well-formed ID.
+    std::string_view domain;
+    (void)spiffe_id_problem(id.uri.front(), &domain);
+    if (!out.empty()) out += ' ';
+    out += "spiffe_id=" + quote_value(id.uri.front()) + " spiffe_trust_domain=" + quote_value(domain);
+  }
   if (!rules.cn.empty() && id.cn.size() > 1) {
     out += " (" + std::to_string(id.cn.size()) + " CNs: CN rules need exactly one)";
   }
@@ -154,7 +162,43 @@ std::string refusal_detail(const client_identity& id, const allow_rules& rules) 
   return out;
 }
 
+// "<id>/*" -> "<id>/" in `prefixes`, anything else exact: the uri convention.
+void add_uri_rule(const std::string& rule, string_set& exact, string_set& prefixes, std::size_t& longest) {
+  if (rule.size() >= 2 && rule.compare(rule.size() - 2, 2, "/*") == 0) {
+    std::string prefix = rule.substr(0, rule.size() - 1);
+    longest = std::max(longest, prefix.size());
+    prefixes.insert(std::move(prefix));
+  } else {
+    exact.insert(rule);
+  }
+}
+
 }  // namespace
+
+std::string svid_violation(const client_identity& id) {
+  if (id.uri.size() != 1) {
+    std::string out = "expected exactly one URI SAN, found " + std::to_string(id.uri.size());
+    if (!id.uri.empty()) {
+      out += ": ";
+      std::string list;
+      append_list(list, "uri", id.uri);
+      out += list;
+    }
+    return out;
+  }
+  if (std::string why = spiffe_id_problem(id.uri.front()); !why.empty()) {
+    return "URI SAN " + quote_value(id.uri.front()) + " is not a valid SPIFFE ID: " + why;
+  }
+  if (id.is_ca) return "basicConstraints has cA=TRUE: an SVID leaf must not be a CA certificate";
+  if (!id.has_key_usage) return "keyUsage extension is missing: an SVID leaf needs keyUsage with digitalSignature";
+  if ((id.key_usage & key_usage_bit::digital_signature) == 0) {
+    return "keyUsage=" + key_usage_names(id.key_usage) + " lacks digitalSignature";
+  }
+  if ((id.key_usage & (key_usage_bit::key_cert_sign | key_usage_bit::crl_sign)) != 0) {
+    return "keyUsage=" + key_usage_names(id.key_usage) + " has keyCertSign or cRLSign, which an SVID leaf must not";
+  }
+  return {};
+}
 
 allow_policy::allow_policy(const allow_rules& rules) : rules_(rules) {
   cn_.insert(rules.cn.begin(), rules.cn.end());
@@ -171,19 +215,17 @@ allow_policy::allow_policy(const allow_rules& rules) : rules_(rules) {
       dns_exact_.insert(std::move(lower));
     }
   }
-  for (const auto& rule : rules.uri) {
-    if (rule.size() >= 2 && rule.compare(rule.size() - 2, 2, "/*") == 0) {
-      std::string prefix = rule.substr(0, rule.size() - 1);
-      uri_prefix_longest_ = std::max(uri_prefix_longest_, prefix.size());
-      uri_prefix_.insert(std::move(prefix));
-    } else {
-      uri_exact_.insert(rule);
-    }
+  for (const auto& rule : rules.uri) add_uri_rule(rule, uri_exact_, uri_prefix_, uri_prefix_longest_);
+  spiffe_trust_domain_.insert(rules.spiffe_trust_domain.begin(), rules.spiffe_trust_domain.end());
+  for (const auto& rule : rules.spiffe_id) {
+    add_uri_rule(rule, spiffe_id_exact_, spiffe_id_prefix_, spiffe_id_prefix_longest_);
   }
+  svid_required_ = !rules.spiffe_trust_domain.empty() || !rules.spiffe_id.empty();
   // Counted here rather than with allow_rules::size(): that lives in the
   // config library, which this module does not link.
   restricts_ = !(rules.cn.empty() && rules.ou.empty() && rules.o.empty() && rules.dns.empty() &&
-                 rules.uri.empty() && rules.ip.empty() && rules.email.empty() && rules.sha256.empty());
+                 rules.uri.empty() && rules.ip.empty() && rules.email.empty() && rules.sha256.empty()) ||
+               svid_required_;
 }
 
 admission admit(const client_identity& id, const allow_policy& policy) {
@@ -207,6 +249,21 @@ admission admit(const client_identity& id, const allow_policy& policy) {
     const std::string fingerprint = normalise_sha256(id.sha256);
     // Unquoted, as in the refusal detail: a fingerprint is only hex digits.
     if (policy.sha256_.count(fingerprint) != 0) return admission{true, "sha256=" + fingerprint};
+  }
+  if (policy.svid_required_) {
+    // SPIFFE rules judge only X.509-SVIDs; a certificate that is not one can
+    // still be admitted by the other fields above, and when nothing did, the
+    // broken SVID rule is the more useful explanation.
+    if (std::string why = svid_violation(id); !why.empty()) return admission{false, std::move(why), true};
+    // A valid SVID by now: one URI SAN, "spiffe://<domain>[/path]".
+    const std::string& spiffe_id = id.uri.front();
+    const std::size_t domain_end = spiffe_id.find('/', spiffe_scheme.size());
+    std::string domain = spiffe_id.substr(spiffe_scheme.size(), domain_end - spiffe_scheme.size());
+    if (policy.spiffe_trust_domain_.count(domain) != 0) return allowed("spiffe_trust_domain", domain);
+    if (match_uri(id.uri, policy.spiffe_id_exact_, policy.spiffe_id_prefix_, policy.spiffe_id_prefix_longest_,
+                  rule)) {
+      return allowed("spiffe_id", rule);
+    }
   }
   return admission{false, refusal_detail(id, policy.rules_)};
 }

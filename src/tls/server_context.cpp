@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "mtlsd/identity/identity.hpp"
+#include "mtlsd/tls/chain_policy.hpp"
 #include "mtlsd/tls/truststore.hpp"
 #include "mtlsd/tls/verified_chain_cache.hpp"
 #include "tls/session_binding.hpp"
@@ -157,6 +158,11 @@ void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count, std::vec
   for (const auto& cert : loaded.certificates) {
     if (X509_check_ca(cert.get()) == 0)
       b.warn("truststore entry \"" + distinguished_name(X509_get_subject_name(cert.get())) + "\" is not a CA certificate");
+    // A warning, not an error: the truststore may be shared with other
+    // software, and only clients whose chains end here are refused.
+    if (const chain_check strength = check_key_strength(cert.get(), chain_role::anchor); !strength.passed)
+      b.warn("truststore CA \"" + distinguished_name(X509_get_subject_name(cert.get())) + "\" has a weak key (" +
+             strength.detail + "); clients whose chain ends at it are refused with weak_key");
     // Duplicates are harmless: OpenSSL reports them as errors we can ignore.
     X509_STORE_add_cert(store, cert.get());
     // The CertificateRequest lists these names so clients pick the right certificate.
@@ -279,6 +285,7 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   result->service_name_ = service.name;
   result->verify_mode_ = service.verify_client;
   result->verify_depth_ = service.verify_depth;
+  result->require_client_auth_eku_ = service.require_client_auth_eku;
   if (service.allow) result->policy_ = allow_policy(*service.allow);
 
   const auto usable = [&](const char* key) { return known_bad.count(key) == 0; };

@@ -78,6 +78,9 @@ void bind_sessions_to_policy(SSL_CTX* ctx, const service_config& service) {
   d.add_set("ip", allow.ip);
   d.add_set("email", allow.email);
   d.add_set("sha256", allow.sha256);
+  d.add_set("spiffe_trust_domain", allow.spiffe_trust_domain);
+  d.add_set("spiffe_id", allow.spiffe_id);
+  d.add_number(service.require_client_auth_eku ? 1 : 0);
   std::array<unsigned char, 32> id{};
   static_assert(id.size() <= SSL_MAX_SID_CTX_LENGTH);
   if (!d.finish(id)) {

@@ -10,7 +10,7 @@ namespace mtlsd::tls {
 
 // Sets the session id context to a digest of the service's name and its
 // client policy (verify_client, verify_depth, the truststore's CAs, the
-// whitelist). A session carries the context it was made under, and OpenSSL
+// whitelist, require_client_auth_eku). A session carries the context it was made under, and OpenSSL
 // resumes it only under the same one: a session from another service, or
 // one made before the truststore or whitelist changed (a restart, a reload,
 // or another instance sharing session_ticket_key_file but not the policy),

@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include "mtlsd/identity/identity.hpp"
+#include "mtlsd/tls/chain_policy.hpp"
 #include "mtlsd/tls/handshake_verdict.hpp"
 #include "mtlsd/tls/openssl.hpp"
 #include "mtlsd/tls/server_context.hpp"
@@ -81,6 +82,47 @@ std::string describe(int error, X509* cert, int depth, const server_context* con
   return certificate_fields(cert, depth) + ": " + explain(error, cert, context);
 }
 
+// OpenSSL's own key-size (security level) and name-constraint refusals, in
+// the words of the chain policy checks, which name the key, the CA and the
+// name. Empty when `error` is none of these.
+std::string policy_explanation(int error, X509_STORE_CTX* store, X509* cert, int depth) {
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);
+  const int length = chain ? sk_X509_num(chain) : 0;
+  chain_check check;
+  switch (error) {
+    case X509_V_ERR_EE_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_KEY_TOO_SMALL:
+      check = check_key_strength(cert, role_at(depth, length));
+      break;
+    case X509_V_ERR_PERMITTED_VIOLATION:
+    case X509_V_ERR_EXCLUDED_VIOLATION:
+    case X509_V_ERR_SUBTREE_MINMAX:
+    case X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE:
+    case X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX:
+    case X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
+      check = check_name_constraints(chain, depth);
+      break;
+    default:
+      return {};
+  }
+  return check.passed ? std::string() : check.detail;
+}
+
+// mtlsd's chain policy (chain_policy.hpp) on one certificate OpenSSL has
+// verified; OpenSSL walks the chain from the anchor down, so every
+// certificate comes by here and the leaf comes last.
+chain_check apply_chain_policy(X509_STORE_CTX* store, X509* cert, int depth, const server_context& context) {
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);
+  const int length = chain ? sk_X509_num(chain) : 0;
+  chain_check check = check_key_strength(cert, role_at(depth, length));
+  // OpenSSL checks name constraints only after the whole chain has passed
+  // this callback, that is after the whitelist; checked here, a constrained
+  // name is refused as what it is rather than as not_whitelisted.
+  if (check.passed) check = check_name_constraints(chain, depth);
+  if (check.passed && depth == 0) check = check_client_auth_eku(cert, context.require_client_auth_eku());
+  return check;
+}
+
 const char* version_name(int version) {
   switch (version) {
     case SSL3_VERSION: return "SSLv3";
@@ -111,8 +153,21 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
     if (!verdict->identity) {
       if (X509* leaf = X509_STORE_CTX_get0_cert(store)) verdict->identity = extract_identity(leaf);
     }
-    verdict->refuse(classify_verify_error(error), describe(error, cert, depth, verdict->context));
+    const std::string why = cert ? policy_explanation(error, store, cert, depth) : std::string();
+    verdict->refuse(classify_verify_error(error), why.empty() ? describe(error, cert, depth, verdict->context)
+                                                              : certificate_fields(cert, depth) + ": " + why);
     return 0;
+  }
+  if (cert && !verdict->refused) {
+    const chain_check check = apply_chain_policy(store, cert, depth, *verdict->context);
+    if (!check.passed) {
+      if (!verdict->identity) {
+        if (X509* leaf = X509_STORE_CTX_get0_cert(store)) verdict->identity = extract_identity(leaf);
+      }
+      X509_STORE_CTX_set_error(store, check.verify_error);
+      verdict->refuse(check.reason, certificate_fields(cert, depth) + ": " + check.detail);
+      return 0;
+    }
   }
   // OpenSSL calls back from the trust anchor down; depth 0 with no error means
   // the whole chain verified, so this is where the whitelist decides.
@@ -124,6 +179,13 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
       // OpenSSL maps this code to a handshake_failure alert; no verification
       // error maps to access_denied, which would be the better word.
       X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+      if (decision.invalid_svid) {
+        verdict->refuse(rejection_reason::invalid_svid,
+                        certificate_fields(cert, 0) +
+                            ": not a valid X.509-SVID, which the service's spiffe_* allow rules require: " +
+                            decision.detail);
+        return 0;
+      }
       verdict->refuse(rejection_reason::not_whitelisted,
                       certificate_fields(cert, 0) + ": no allow rule matched " + decision.detail);
       return 0;

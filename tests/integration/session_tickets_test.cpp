@@ -251,6 +251,38 @@ TEST_P(session_tickets, a_client_using_each_ticket_once_keeps_resuming) {
   }
 }
 
+TEST_P(session_tickets, a_changed_spiffe_rule_or_eku_requirement_means_a_full_handshake) {
+  cert_spec svid;
+  svid.o = {"SPIRE"};
+  svid.uri = {"spiffe://example.org/ns/prod/sa/api"};
+  leaf_ = pki().client(svid);
+  const std::string keys = write_keys("tickets.key", {random_ticket_key_hex()});
+  auto policy = [&](const std::string& name, std::vector<std::string> allow, std::vector<std::string> lines) {
+    config_spec config;
+    service_spec s = ticket_service("svc", keys);
+    s.allow = std::move(allow);
+    for (auto& line : lines) s.lines.push_back(std::move(line));
+    config.services.push_back(s);
+    return &instance(name, config);
+  };
+  const std::string domain = R"(spiffe_trust_domain = ["example.org"])";
+  auto* base = policy("base", {domain}, {});
+  auto* same = policy("same", {domain}, {});
+  auto* more_ids = policy("more-ids", {domain, R"(spiffe_id = ["spiffe://other.org/ns/x"])"}, {});
+  auto* relaxed_eku = policy("relaxed-eku", {domain}, {"require_client_auth_eku = false"});
+
+  const auto session = session_from(*base);
+  ASSERT_TRUE(session);
+  const visit on_same = connect(*same, session);
+  EXPECT_TRUE(on_same.admitted) << on_same.error;
+  EXPECT_TRUE(on_same.resumed) << "an identical policy should resume";
+  for (auto* other : {more_ids, relaxed_eku}) {
+    const visit v = connect(*other, session);
+    EXPECT_TRUE(v.admitted) << v.error;
+    EXPECT_FALSE(v.resumed) << "a session made under another client policy was resumed";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(versions, session_tickets, ::testing::Values(TLS1_3_VERSION, TLS1_2_VERSION),
                          [](const ::testing::TestParamInfo<int>& param_info) {
                            return param_info.param == TLS1_3_VERSION ? "tls13" : "tls12";

@@ -179,9 +179,11 @@ TEST_F(mtlsd_test, client_cert_with_server_auth_only_eku_is_refused_over_tls13) 
 }
 
 TEST_F(mtlsd_test, client_cert_without_eku_or_with_both_ekus_is_admitted) {
+  // Without the extension only when the service opts out of requiring it
+  // (identity_test.cpp has the default, which refuses it as bad_eku).
   loopback_server backend(echo_handler());
   config_spec config;
-  config.services.push_back(service(backend.connect_url()));
+  config.services.push_back(service(backend.connect_url(), "require", {"require_client_auth_eku = false"}));
   start(config);
   for (auto eku : {eku_kind::none, eku_kind::both}) {
     cert_spec spec;

@@ -21,6 +21,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/dsa.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -50,6 +51,9 @@ using general_names_ptr = owned<GENERAL_NAMES, GENERAL_NAMES_free>;
 using basic_constraints_ptr = owned<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>;
 using akid_ptr = owned<AUTHORITY_KEYID, AUTHORITY_KEYID_free>;
 using eku_ptr = owned<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
+using name_constraints_ptr = owned<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>;
+using general_subtree_ptr = owned<GENERAL_SUBTREE, GENERAL_SUBTREE_free>;
+using pkey_ctx_ptr = owned<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
 
 // Drains OpenSSL's thread-local error queue into the exception text so a
 // failing test says why (and later calls do not see stale errors).
@@ -69,6 +73,27 @@ void check(bool ok, const char* what) {
   if (!ok) fail(what);
 }
 
+// DSA domain parameters take a while to generate; one set serves every key.
+EVP_PKEY* dsa_parameters() {
+  static EVP_PKEY* const params = [] {
+    pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "DSA", nullptr));
+    EVP_PKEY* out = nullptr;
+    check(ctx && EVP_PKEY_paramgen_init(ctx.get()) == 1 &&
+              EVP_PKEY_CTX_set_dsa_paramgen_bits(ctx.get(), 2048) == 1 && EVP_PKEY_paramgen(ctx.get(), &out) == 1,
+          "DSA parameter generation");
+    return out;
+  }();
+  return params;
+}
+
+EVP_PKEY* dsa_key() {
+  pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, dsa_parameters(), nullptr));
+  EVP_PKEY* key = nullptr;
+  check(ctx && EVP_PKEY_keygen_init(ctx.get()) == 1 && EVP_PKEY_keygen(ctx.get(), &key) == 1,
+        "DSA key generation");
+  return key;
+}
+
 pkey_ptr generate_key(key_kind kind) {
   EVP_PKEY* key = nullptr;
   switch (kind) {
@@ -77,6 +102,18 @@ pkey_ptr generate_key(key_kind kind) {
       break;
     case key_kind::rsa2048:
       key = EVP_RSA_gen(2048);
+      break;
+    case key_kind::rsa1024:
+      key = EVP_RSA_gen(1024);
+      break;
+    case key_kind::ec_p224:
+      key = EVP_EC_gen("P-224");
+      break;
+    case key_kind::dsa2048:
+      key = dsa_key();
+      break;
+    case key_kind::ed25519:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
       break;
   }
   check(key != nullptr, "key generation failed");
@@ -178,22 +215,38 @@ constexpr int ku_key_encipherment = 2;
 constexpr int ku_key_cert_sign = 5;
 constexpr int ku_crl_sign = 6;
 
+constexpr int ku_key_agreement = 4;
+
+int key_usage_bit_number(key_usage_kind kind) {
+  switch (kind) {
+    case key_usage_kind::digital_signature: return ku_digital_signature;
+    case key_usage_kind::key_encipherment: return ku_key_encipherment;
+    case key_usage_kind::key_agreement: return ku_key_agreement;
+    case key_usage_kind::key_cert_sign: return ku_key_cert_sign;
+    case key_usage_kind::crl_sign: return ku_crl_sign;
+  }
+  return ku_digital_signature;
+}
+
 void add_key_usage(X509* cert, const cert_spec& spec) {
+  if (spec.key_usage && spec.key_usage->empty()) return;
   asn1_bits_ptr bits(ASN1_BIT_STRING_new());
   check(bits != nullptr, "ASN1_BIT_STRING_new");
   auto set = [&](int bit) { check(ASN1_BIT_STRING_set_bit(bits.get(), bit, 1) == 1, "set keyUsage bit"); };
-  if (spec.is_ca) {
+  if (spec.key_usage) {
+    for (const key_usage_kind kind : *spec.key_usage) set(key_usage_bit_number(kind));
+  } else if (spec.is_ca) {
     set(ku_key_cert_sign);
     set(ku_crl_sign);
   } else {
     set(ku_digital_signature);
-    if (spec.key == key_kind::rsa2048) set(ku_key_encipherment);
+    if (spec.key == key_kind::rsa2048 || spec.key == key_kind::rsa1024) set(ku_key_encipherment);
   }
   check(X509_add1_ext_i2d(cert, NID_key_usage, bits.get(), 1, X509V3_ADD_DEFAULT) == 1, "add keyUsage");
 }
 
 void add_extended_key_usage(X509* cert, const cert_spec& spec) {
-  if (spec.is_ca || spec.eku == eku_kind::none) return;
+  if ((spec.is_ca && !spec.eku_on_ca) || spec.eku == eku_kind::none) return;
   eku_ptr eku(sk_ASN1_OBJECT_new_null());
   check(eku != nullptr, "sk_ASN1_OBJECT_new_null");
   auto push = [&](int nid) {
@@ -204,6 +257,68 @@ void add_extended_key_usage(X509* cert, const cert_spec& spec) {
   if (spec.eku == eku_kind::client_auth || spec.eku == eku_kind::both) push(NID_client_auth);
   check(X509_add1_ext_i2d(cert, NID_ext_key_usage, eku.get(), 0, X509V3_ADD_DEFAULT) == 1,
         "add extendedKeyUsage");
+}
+
+// "dns:.partner.example", "email:...", "uri:...", "ip:10.9.0.0/16".
+general_name_ptr subtree_base(const std::string& text) {
+  const std::size_t colon = text.find(':');
+  if (colon == std::string::npos) throw std::runtime_error("test pki: name constraint without a type: " + text);
+  const std::string type = text.substr(0, colon);
+  const std::string value = text.substr(colon + 1);
+  general_names_ptr one(sk_GENERAL_NAME_new_null());
+  check(one != nullptr, "sk_GENERAL_NAME_new_null");
+  if (type == "dns" || type == "email" || type == "uri") {
+    add_ia5_names(one.get(), type == "dns" ? GEN_DNS : type == "email" ? GEN_EMAIL : GEN_URI, {value});
+  } else if (type == "ip") {
+    const std::size_t slash = value.find('/');
+    if (slash == std::string::npos) throw std::runtime_error("test pki: ip constraint needs /prefix: " + text);
+    std::array<unsigned char, 32> octets{};
+    int length = 0;
+    const std::string address = value.substr(0, slash);
+    if (inet_pton(AF_INET, address.c_str(), octets.data()) == 1) {
+      length = 4;
+    } else if (inet_pton(AF_INET6, address.c_str(), octets.data()) == 1) {
+      length = 16;
+    } else {
+      throw std::runtime_error("test pki: not an IP address: " + address);
+    }
+    const int prefix = std::stoi(value.substr(slash + 1));
+    for (int bit = 0; bit < prefix && bit < length * 8; ++bit) {
+      octets[static_cast<std::size_t>(length + bit / 8)] |= static_cast<unsigned char>(0x80 >> (bit % 8));
+    }
+    asn1_octet_ptr ip(ASN1_OCTET_STRING_new());
+    check(ip != nullptr && ASN1_OCTET_STRING_set(ip.get(), octets.data(), 2 * length) == 1, "ip subtree");
+    general_name_ptr name(GENERAL_NAME_new());
+    check(name != nullptr, "GENERAL_NAME_new");
+    GENERAL_NAME_set0_value(name.get(), GEN_IPADD, ip.release());
+    push_name(one.get(), std::move(name));
+  } else {
+    throw std::runtime_error("test pki: unknown name constraint type: " + text);
+  }
+  return general_name_ptr(sk_GENERAL_NAME_pop(one.get()));
+}
+
+void add_name_constraints(X509* cert, const cert_spec& spec) {
+  if (spec.permitted_names.empty() && spec.excluded_names.empty()) return;
+  name_constraints_ptr nc(NAME_CONSTRAINTS_new());
+  check(nc != nullptr, "NAME_CONSTRAINTS_new");
+  auto add = [&](STACK_OF(GENERAL_SUBTREE) * &trees, const std::vector<std::string>& names) {
+    for (const auto& text : names) {
+      if (trees == nullptr) trees = sk_GENERAL_SUBTREE_new_null();
+      check(trees != nullptr, "sk_GENERAL_SUBTREE_new_null");
+      general_subtree_ptr subtree(GENERAL_SUBTREE_new());
+      check(subtree != nullptr, "GENERAL_SUBTREE_new");
+      GENERAL_NAME_free(subtree->base);
+      subtree->base = subtree_base(text).release();
+      check(sk_GENERAL_SUBTREE_push(trees, subtree.get()) > 0, "sk_GENERAL_SUBTREE_push");
+      subtree.release();
+    }
+  };
+  add(nc->permittedSubtrees, spec.permitted_names);
+  add(nc->excludedSubtrees, spec.excluded_names);
+  // RFC 5280 4.2.1.10: conforming CAs mark it critical.
+  check(X509_add1_ext_i2d(cert, NID_name_constraints, nc.get(), 1, X509V3_ADD_DEFAULT) == 1,
+        "add nameConstraints");
 }
 
 // RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING.
@@ -261,9 +376,12 @@ issued build(const cert_spec& spec, X509* issuer_cert, EVP_PKEY* issuer_key) {
   const auto own_id = add_subject_key_id(cert);
   add_authority_key_id(cert, issuer_cert != nullptr ? X509_get0_subject_key_id(issuer_cert) : own_id.get());
   add_subject_alt_names(cert, spec);
+  add_name_constraints(cert, spec);
 
   EVP_PKEY* signer = issuer_key != nullptr ? issuer_key : out.key.get();
-  check(X509_sign(cert, signer, EVP_sha256()) > 0, "X509_sign");
+  // EdDSA signs the message itself: no separate digest may be named.
+  const bool eddsa = EVP_PKEY_is_a(signer, "ED25519") || EVP_PKEY_is_a(signer, "ED448");
+  check(X509_sign(cert, signer, eddsa ? nullptr : EVP_sha256()) > 0, "X509_sign");
 
   // Re-parse the signed DER so tests hold exactly what a peer would receive,
   // with no state cached while the certificate was still being assembled.

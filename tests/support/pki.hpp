@@ -20,7 +20,9 @@ struct x509_deleter { void operator()(X509* p) const { X509_free(p); } };
 using pkey_ptr = std::unique_ptr<EVP_PKEY, evp_pkey_deleter>;
 using x509_ptr = std::unique_ptr<X509, x509_deleter>;
 
-enum class key_kind { ec_p256, rsa2048 };
+// rsa1024, ec_p224 and dsa2048 are below mtlsd's key policy (weak_key tests).
+enum class key_kind { ec_p256, rsa2048, rsa1024, ec_p224, dsa2048, ed25519 };
+enum class key_usage_kind { digital_signature, key_encipherment, key_agreement, key_cert_sign, crl_sign };
 enum class eku_kind { none, client_auth, server_auth, both };
 
 struct cert_spec {
@@ -35,6 +37,13 @@ struct cert_spec {
   std::optional<int> path_len;  // basicConstraints pathLenConstraint for CAs
   eku_kind eku = eku_kind::client_auth;  // ignored for CAs (they carry none)
   key_kind key = key_kind::ec_p256;
+  // keyUsage bits as written; nullopt: CA keyCertSign+cRLSign, leaf
+  // digitalSignature (+keyEncipherment for RSA). An empty list: no keyUsage.
+  std::optional<std::vector<key_usage_kind>> key_usage;
+  bool eku_on_ca = false;  // give a CA certificate `eku` too (a CA certificate misused as a client leaf)
+  // nameConstraints subtrees (critical), as "dns:.partner.example",
+  // "email:partner.example", "uri:.example.org", "ip:10.9.0.0/16".
+  std::vector<std::string> permitted_names, excluded_names;
 };
 
 struct issued {

@@ -115,6 +115,7 @@ tls_client::tls_client(tls_client_options options) : options_(std::move(options)
   if (!options_.cipher_list.empty() && SSL_CTX_set_cipher_list(ctx_, options_.cipher_list.c_str()) != 1) {
     throw harness_error("cipher list " + options_.cipher_list + ": " + openssl_errors());
   }
+  if (options_.security_level >= 0) SSL_CTX_set_security_level(ctx_, options_.security_level);
   // Send exactly the chain the test configured: without this OpenSSL may
   // complete the chain from the verify store on its own.
   SSL_CTX_set_mode(ctx_, SSL_MODE_NO_AUTO_CHAIN | SSL_MODE_ENABLE_PARTIAL_WRITE |

@@ -50,6 +50,9 @@ struct tls_client_options {
   int max_version = 0;                       // 0: the highest supported
   std::string cipher_list;                   // TLS <= 1.2 cipher string; empty: OpenSSL's default
   std::chrono::milliseconds timeout = 5s;    // per operation (without progress)
+  // OpenSSL security level; -1: the system default. 0 lets a test present
+  // keys the default would refuse to use (RSA-1024 for weak_key tests).
+  int security_level = -1;
 };
 
 struct handshake_result {

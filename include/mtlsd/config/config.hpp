@@ -35,8 +35,11 @@ struct source_position {
 // [service.allow]: a client certificate is admitted when it matches ANY entry
 // of ANY field. Values are stored as validated and normalised by the loader:
 // sha256 as 64 lowercase hex digits without colons, ip in inet_ntop form.
+// Any spiffe_* entry makes every client leaf subject to the X.509-SVID rules
+// (docs/identity.md); spiffe_id entries are exact IDs or "<id>/*" prefixes.
 struct allow_rules {
   std::vector<std::string> cn, ou, o, dns, uri, ip, email, sha256;
+  std::vector<std::string> spiffe_trust_domain, spiffe_id;
   bool empty() const;
   std::size_t size() const;  // total number of entries over all fields
 };
@@ -91,6 +94,9 @@ struct service_config {
   duration idle_timeout = std::chrono::seconds(300);
   duration connect_timeout = std::chrono::seconds(5);
   std::optional<std::size_t> max_connections;  // nullopt: only the global limit applies
+  // The client leaf must carry extendedKeyUsage with clientAuth; false also
+  // admits a leaf without the extension (one that has it still needs clientAuth).
+  bool require_client_auth_eku = true;
 
   // Key name ("cert", "allow.cn", ...) -> where its effective value was written
   // (in the service block or in [defaults]).

@@ -23,7 +23,29 @@ struct client_identity {
   std::string sha256;           // 64 lowercase hex digits of the DER certificate
   std::int64_t not_before = 0;  // unix seconds
   std::int64_t not_after = 0;   // unix seconds
+  // basicConstraints and keyUsage as the certificate states them; the
+  // X.509-SVID rules (policy.hpp) judge a leaf by these.
+  bool is_ca = false;           // basicConstraints cA = TRUE
+  bool has_key_usage = false;   // the keyUsage extension is present
+  std::uint16_t key_usage = 0;  // key_usage_bit flags; 0 when absent
 };
+
+// keyUsage bits (RFC 5280 4.2.1.3) as flags of client_identity::key_usage:
+// bit n of the extension is (1 << n) here.
+namespace key_usage_bit {
+inline constexpr std::uint16_t digital_signature = 1u << 0;
+inline constexpr std::uint16_t non_repudiation = 1u << 1;
+inline constexpr std::uint16_t key_encipherment = 1u << 2;
+inline constexpr std::uint16_t data_encipherment = 1u << 3;
+inline constexpr std::uint16_t key_agreement = 1u << 4;
+inline constexpr std::uint16_t key_cert_sign = 1u << 5;
+inline constexpr std::uint16_t crl_sign = 1u << 6;
+inline constexpr std::uint16_t encipher_only = 1u << 7;
+inline constexpr std::uint16_t decipher_only = 1u << 8;
+}  // namespace key_usage_bit
+
+// "digitalSignature,keyCertSign" (RFC 5280 names, in bit order); "none" for 0.
+std::string key_usage_names(std::uint16_t key_usage);
 
 // Never fails on a parsed certificate. A subject attribute that cannot be
 // converted to UTF-8 is kept as "\0undecodable:<hex>" (so it still counts,

@@ -47,6 +47,8 @@ class server_context {
   verify_client_mode verify_mode() const { return verify_mode_; }
   int verify_depth() const { return verify_depth_; }
   const std::string& service_name() const { return service_name_; }
+  // require_client_auth_eku: the leaf must carry extendedKeyUsage (chain_policy.hpp).
+  bool require_client_auth_eku() const { return require_client_auth_eku_; }
 
   const certificate_summary& server_certificate() const { return server_cert_; }
   std::size_t truststore_size() const { return truststore_size_; }
@@ -75,6 +77,7 @@ class server_context {
   std::vector<certificate_summary> trusted_cas_;
   ossl::evp_md_ptr sha256_;  // fetched once, not per handshake
   chain_cache_scope chain_cache_scope_;
+  bool require_client_auth_eku_ = true;
 };
 
 }  // namespace mtlsd::tls
