@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "config/store_fields.hpp"
 #include "config/text_util.hpp"
 #include "config/whitelist.hpp"
 
@@ -13,11 +14,15 @@ namespace {
 constexpr std::string_view all_service_keys[] = {
     "name", "accept", "connect", "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "idle_timeout", "connect_timeout",
-    "max_connections", "allow", "session_ticket_key_file", "session_cache_size"};
+    "max_connections", "allow", "session_ticket_key_file", "session_cache_size",
+    "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
+    "truststore_password_file", "truststore_password_env"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
-    "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size"};
+    "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size",
+    "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
+    "truststore_password_file", "truststore_password_env"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
@@ -121,8 +126,11 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       if (auto v = read_integer(diag, node, key, 1, int_max)) out.max_connections = static_cast<std::size_t>(*v);
     } else if (name == "allow") {
       out.allow = read_allow_rules(diag, node, key, out.allow_positions);
+    } else {
+      read_store_field(diag, node, name, key, base_dir, out);
     }
   }
+  check_store_alternatives(diag, out, prefix);
   return out;
 }
 

@@ -34,6 +34,8 @@ struct service_fields {
   std::optional<std::size_t> max_connections;
   std::optional<allow_rules> allow;
   std::map<std::string, source_position> allow_positions;  // "allow", "allow.cn", ...
+  std::optional<path_setting> keystore, keystore_password_file, truststore_password_file;
+  std::optional<std::string> keystore_password_env, keystore_alias, truststore_password_env;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };
