@@ -31,6 +31,12 @@ void print_whitelist(std::ostream& out, const service_config& s) {
   }
 }
 
+// "/etc/mtlsd/server.p12, alias server".
+std::string keystore_text(const service_config& s, const tls::server_context& tls) {
+  const std::string& alias = tls.keystore_alias();
+  return s.keystore.string() + ", alias " + (alias.empty() ? "(none; the only private-key entry)" : alias);
+}
+
 }  // namespace
 
 void print_summary(std::ostream& out, const validated_config& v) {
@@ -54,7 +60,9 @@ void print_summary(std::ostream& out, const validated_config& v) {
     out << "admin: http://" << rt.admin.listen->host_port() << " (plain HTTP)\n";
   } else {
     out << "admin: https://" << rt.admin.listen->host_port() << " (certificate "
-        << rt.admin_tls->server_certificate().subject << ", client certificates "
+        << rt.admin_tls->server_certificate().subject
+        << (rt.admin.tls.keystore.empty() ? "" : " from keystore " + keystore_text(rt.admin.tls, *rt.admin_tls))
+        << ", client certificates "
         << to_string(rt.admin.tls.verify_client) << ")\n";
   }
   for (const auto& entry : rt.services) {
@@ -76,6 +84,7 @@ void print_summary(std::ostream& out, const validated_config& v) {
           << ", min_tls_version " << to_string(s.min_tls_version) << ")\n";
       out << "  certificate    " << cert.subject << " (issuer " << cert.issuer << ", not after " << cert.not_after
           << (cert.expired ? ", EXPIRED" : "") << ")\n";
+      if (!s.keystore.empty()) out << "  keystore       " << keystore_text(s, *entry->tls) << '\n';
       if (s.verify_client != verify_client_mode::none) {
         out << "  truststore     " << entry->tls->truststore_size()
             << (entry->tls->truststore_size() == 1 ? " certificate" : " certificates") << " from "

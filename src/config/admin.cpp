@@ -8,6 +8,7 @@
 
 #include "config/files.hpp"
 #include "config/service_fields.hpp"
+#include "config/store_fields.hpp"
 #include "config/text_util.hpp"
 
 namespace mtlsd::config_detail {
@@ -17,7 +18,10 @@ namespace {
 // the handshake.
 constexpr std::string_view admin_tls_keys[] = {"cert",          "key",          "key_password_file",
                                                "truststore",    "verify_client", "verify_depth",
-                                               "min_tls_version", "allow", "require_client_auth_eku"};
+                                               "min_tls_version", "allow", "require_client_auth_eku",
+                                               "keystore", "keystore_password_file", "keystore_password_env",
+                                               "keystore_alias", "truststore_password_file",
+                                               "truststore_password_env"};
 
 std::optional<endpoint_address> read_listen(diagnostics& diag, const toml::node& node, const std::string& key) {
   auto text = read_string(diag, node, key);
@@ -76,6 +80,14 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
   path_of(fields.key, "key", file_kind::regular_file, tls.key);
   path_of(fields.key_password_file, "key_password_file", file_kind::regular_file, tls.key_password_file);
   path_of(fields.truststore, "truststore", file_kind::file_or_directory, tls.truststore);
+  path_of(fields.keystore, "keystore", file_kind::regular_file, tls.keystore);
+  path_of(fields.keystore_password_file, "keystore_password_file", file_kind::regular_file,
+          tls.keystore_password_file);
+  path_of(fields.truststore_password_file, "truststore_password_file", file_kind::regular_file,
+          tls.truststore_password_file);
+  tls.keystore_password_env = fields.keystore_password_env.value_or("");
+  tls.keystore_alias = fields.keystore_alias.value_or("");
+  tls.truststore_password_env = fields.truststore_password_env.value_or("");
   if (fields.verify_depth) tls.verify_depth = *fields.verify_depth;
   if (fields.min_tls_version) tls.min_tls_version = *fields.min_tls_version;
   tls.allow = fields.allow;
@@ -90,7 +102,8 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
       diag.report(diag.at(table), "admin.listen", "required key missing: the [admin] settings need an address");
     return admin;
   }
-  const bool wants_tls = fields.wrote("cert") || fields.wrote("key");
+  const bool from_keystore = fields.wrote("keystore");
+  const bool wants_tls = fields.wrote("cert") || fields.wrote("key") || from_keystore;
   if (!wants_tls) {
     for (const auto& [key, where] : fields.written)
       diag.report(where, "admin." + key, "TLS option on a plain admin endpoint; set admin.cert and admin.key too");
@@ -99,8 +112,11 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
   admin.listen->scheme = transport::tls;
   tls.accept = *admin.listen;
   tls.connect = *admin.listen;  // unused: the admin endpoint proxies nothing
-  if (!fields.wrote("cert")) diag.report(tls.positions[""], "admin.cert", "required key missing: TLS needs a certificate");
-  if (!fields.wrote("key")) diag.report(tls.positions[""], "admin.key", "required key missing: TLS needs the certificate's key");
+  if (!fields.wrote("cert") && !from_keystore)
+    diag.report(tls.positions[""], "admin.cert", "required key missing: TLS needs a certificate");
+  if (!fields.wrote("key") && !from_keystore)
+    diag.report(tls.positions[""], "admin.key", "required key missing: TLS needs the certificate's key");
+  check_store_requirements(diag, tls, fields, "admin");
   if (tls.verify_client != verify_client_mode::none && !fields.wrote("truststore") && fields.verify_client)
     diag.report(fields.written.at("verify_client"), "admin.truststore",
                 "required key missing: client certificates are verified against it unless verify_client = \"none\"");

@@ -121,6 +121,11 @@ void check_default_files(diagnostics& diag, const service_fields& defaults) {
   if (defaults.session_ticket_key_file) {
     check_file(diag, *defaults.session_ticket_key_file, file_kind::regular_file, "defaults.session_ticket_key_file");
   }
+  for (const auto& [setting, key] : {std::pair{&defaults.keystore, "keystore"},
+                                     std::pair{&defaults.keystore_password_file, "keystore_password_file"},
+                                     std::pair{&defaults.truststore_password_file, "truststore_password_file"}}) {
+    if (*setting) check_file(diag, **setting, file_kind::regular_file, std::string("defaults.") + key);
+  }
 }
 
 }  // namespace

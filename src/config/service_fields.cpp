@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "config/server_names.hpp"
+#include "config/store_fields.hpp"
 #include "config/text_util.hpp"
 #include "config/whitelist.hpp"
 
@@ -15,12 +16,16 @@ constexpr std::string_view all_service_keys[] = {
     "name", "accept", "connect", "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "idle_timeout", "connect_timeout",
     "max_connections", "allow", "session_ticket_key_file", "session_cache_size", "server_names",
-    "require_client_auth_eku"};
+    "require_client_auth_eku",
+    "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
+    "truststore_password_file", "truststore_password_env"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size",
-    "server_names", "require_client_auth_eku"};
+    "server_names", "require_client_auth_eku",
+    "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
+    "truststore_password_file", "truststore_password_env"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
@@ -128,8 +133,11 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.allow = read_allow_rules(diag, node, key, out.allow_positions);
     } else if (name == "require_client_auth_eku") {
       out.require_client_auth_eku = read_bool(diag, node, key);
+    } else {
+      read_store_field(diag, node, name, key, base_dir, out);
     }
   }
+  check_store_alternatives(diag, out, prefix);
   return out;
 }
 

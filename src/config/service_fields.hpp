@@ -36,6 +36,8 @@ struct service_fields {
   std::map<std::string, source_position> allow_positions;  // "allow", "allow.cn", ...
   std::optional<std::vector<std::string>> server_names;
   std::optional<bool> require_client_auth_eku;
+  std::optional<path_setting> keystore, keystore_password_file, truststore_password_file;
+  std::optional<std::string> keystore_password_env, keystore_alias, truststore_password_env;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

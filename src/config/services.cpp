@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "config/server_names.hpp"
+#include "config/store_fields.hpp"
 #include "config/text_util.hpp"
 
 namespace mtlsd::config_detail {
@@ -40,9 +42,10 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   const bool plain_tcp = own.accept && own.accept->scheme == transport::tcp;
 
   // Where `key` takes its value from, or nullptr when it keeps the built-in default.
+  const std::set<std::string> replaced = replaced_defaults(own);
   auto source_of = [&](const std::string& key) -> const service_fields* {
     if (own.wrote(key)) return &own;
-    if (defaults.wrote(key)) return &defaults;
+    if (defaults.wrote(key) && !replaced.contains(key)) return &defaults;
     return nullptr;
   };
   // Decides whether `key` applies and records its position; reports TLS
@@ -103,18 +106,26 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
     svc.allow = from->allow;
     for (const auto& [key, where] : from->allow_positions) svc.positions[key] = where;
   }
+  apply_path("keystore", &service_fields::keystore, svc.keystore);
+  apply_path("keystore_password_file", &service_fields::keystore_password_file, svc.keystore_password_file);
+  apply("keystore_password_env", &service_fields::keystore_password_env, svc.keystore_password_env);
+  apply("keystore_alias", &service_fields::keystore_alias, svc.keystore_alias);
+  apply_path("truststore_password_file", &service_fields::truststore_password_file, svc.truststore_password_file);
+  apply("truststore_password_env", &service_fields::truststore_password_env, svc.truststore_password_env);
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");
   }
   if (!own.accept || own.accept->scheme != transport::tls) return svc;
 
-  if (!source_of("cert")) {
-    diag.report(own.block, prefix + ".cert", "required key missing: a tls:// listener needs a certificate");
+  if (!source_of("cert") && !source_of("keystore")) {
+    diag.report(own.block, prefix + ".cert",
+                "required key missing: a tls:// listener needs a certificate (cert and key, or keystore)");
   }
-  if (!source_of("key")) {
+  if (!source_of("key") && !source_of("keystore")) {
     diag.report(own.block, prefix + ".key", "required key missing: a tls:// listener needs the certificate's key");
   }
+  check_store_requirements(diag, svc, own, prefix);
   // An invalid verify_client value has been reported already; what it would
   // have meant is unknown, so nothing below depends on it.
   const service_fields* verify_from = source_of("verify_client");
@@ -123,6 +134,10 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   if (svc.verify_client == verify_client_mode::none) {
     svc.truststore.clear();
     svc.positions.erase("truststore");
+    svc.truststore_password_file.clear();
+    svc.truststore_password_env.clear();
+    svc.positions.erase("truststore_password_file");
+    svc.positions.erase("truststore_password_env");
     if (svc.allow) {
       // With no certificate requested there is nothing to match: a
       // whitelist here would look like protection while admitting everyone.

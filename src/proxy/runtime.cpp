@@ -37,7 +37,8 @@ std::map<std::string, std::set<std::string>> faulted_keys(const config_errors& e
 void add_files(std::vector<std::filesystem::path>& files, const service_config& service) {
   if (service.accept.scheme != transport::tls) return;
   for (const auto* path : {&service.cert, &service.key, &service.key_password_file, &service.truststore,
-                           &service.session_ticket_key_file})
+                           &service.session_ticket_key_file, &service.keystore, &service.keystore_password_file,
+                           &service.truststore_password_file})
     if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
 }
 

@@ -14,6 +14,7 @@
 #include "mtlsd/tls/chain_policy.hpp"
 #include "mtlsd/tls/truststore.hpp"
 #include "mtlsd/tls/verified_chain_cache.hpp"
+#include "tls/service_stores.hpp"
 #include "tls/session_binding.hpp"
 #include "tls/verify_callback.hpp"
 
@@ -150,8 +151,51 @@ void warn_if_server_cert_is_trusted_as_client(builder& b, SSL_CTX* ctx) {
   ERR_clear_error();
 }
 
+// The certificate chain and key of a keystore entry, in place of cert/key.
+void load_keystore_into(builder& b, SSL_CTX* ctx, certificate_summary& summary, std::string& alias) {
+  std::vector<detail::store_problem> problems;
+  auto loaded = detail::load_keystore(b.service, problems);
+  for (auto& p : problems) b.fail(p.key, std::move(p.message));
+  if (!loaded) return;
+  ERR_clear_error();
+  X509* leaf = loaded->chain.front().get();
+  if (X509_check_private_key(leaf, loaded->key.get()) != 1) {
+    ERR_clear_error();
+    return b.fail("keystore", "the private key of entry '" + loaded->alias + "' in " + b.service.keystore.string() +
+                                  " does not match its certificate");
+  }
+  STACK_OF(X509)* chain = sk_X509_new_null();
+  for (std::size_t i = 1; chain && i < loaded->chain.size(); ++i) sk_X509_push(chain, loaded->chain[i].get());
+  const bool used = chain && SSL_CTX_use_cert_and_key(ctx, leaf, loaded->key.get(), chain, 1) == 1;
+  sk_X509_free(chain);  // SSL_CTX_use_cert_and_key took its own references
+  if (!used)
+    return b.fail("keystore", "cannot use the certificate and key from " + b.service.keystore.string() + ": " +
+                                  ossl::drain_errors());
+  alias = loaded->alias;
+  summary = summarize(leaf);
+  if (summary.expired) b.warn("server certificate \"" + summary.subject + "\" expired at " + summary.not_after);
+}
+
+// A PKCS#12 or JKS truststore: its trusted-certificate entries, as if they
+// had been read from a PEM bundle. False when it could not be used (reported).
+bool load_store_truststore(builder& b, truststore_load& out) {
+  std::vector<detail::store_problem> problems;
+  std::vector<std::string> notes;
+  auto loaded = detail::load_store_truststore(b.service, problems, notes);
+  for (auto& n : notes) b.warn(std::move(n));
+  for (auto& p : problems) b.fail(p.key, std::move(p.message));
+  if (!loaded) return false;
+  out.certificates = std::move(loaded->certificates);
+  return true;
+}
+
 void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count, std::vector<certificate_summary>& cas) {
-  auto loaded = load_truststore(b.service.truststore);
+  truststore_load loaded;
+  if (!detail::truststore_is_store(b.service)) {
+    loaded = load_truststore(b.service.truststore);
+  } else if (!load_store_truststore(b, loaded)) {
+    return;
+  }
   for (auto& e : loaded.errors) b.fail("truststore", e);
   if (!loaded.errors.empty()) return;
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
@@ -290,11 +334,16 @@ std::shared_ptr<const server_context> server_context::build(const service_config
 
   const auto usable = [&](const char* key) { return known_bad.count(key) == 0; };
   apply_protocol_defaults(b, ctx);
-  if (usable("cert")) {
+  if (!service.keystore.empty()) {
+    if (usable("keystore") && usable("keystore_password_file") && usable("keystore_password_env") &&
+        usable("keystore_alias"))
+      load_keystore_into(b, ctx, result->server_cert_, result->keystore_alias_);
+  } else if (usable("cert")) {
     load_certificate(b, ctx, result->server_cert_);
     if (b.ok && usable("key") && usable("key_password_file")) load_key(b, ctx);
   }
-  if (service.verify_client != verify_client_mode::none && usable("truststore") && usable("verify_client")) {
+  if (service.verify_client != verify_client_mode::none && usable("truststore") && usable("verify_client") &&
+      usable("truststore_password_file") && usable("truststore_password_env")) {
     load_truststore_into(b, ctx, result->truststore_size_, result->trusted_cas_);
     if (b.ok && usable("cert")) warn_if_server_cert_is_trusted_as_client(b, ctx);
   } else if (!service.truststore.empty()) {

@@ -98,6 +98,17 @@ struct service_config {
   // admits a leaf without the extension (one that has it still needs clientAuth).
   bool require_client_auth_eku = true;
 
+  // A PKCS#12 or JKS keystore instead of cert/key (format told by content,
+  // see docs/keystores.md): its private-key entry's chain is served and its
+  // key, protected by the store password, signs. Empty: cert/key are used.
+  std::filesystem::path keystore;                // absolute after loading
+  std::filesystem::path keystore_password_file;  // first line is the password; or:
+  std::string keystore_password_env;             // the environment variable holding it
+  std::string keystore_alias;                    // empty: the store's only private-key entry
+  // The password of a PKCS#12 or JKS truststore (unused for PEM).
+  std::filesystem::path truststore_password_file;
+  std::string truststore_password_env;
+
   // Key name ("cert", "allow.cn", ...) -> where its effective value was written
   // (in the service block or in [defaults]).
   std::map<std::string, source_position> positions;

@@ -57,6 +57,9 @@ class server_context {
   // Keys read from session_ticket_key_file; 0 when OpenSSL's random
   // per-context keys are used (tickets resume only in this process).
   std::size_t ticket_key_count() const { return ticket_keys_ ? ticket_keys_->size() : 0; }
+  // With `keystore`: the alias of the private-key entry served (empty for a
+  // PKCS#12 entry without friendlyName).
+  const std::string& keystore_alias() const { return keystore_alias_; }
 
  private:
   server_context() = default;
@@ -78,6 +81,7 @@ class server_context {
   ossl::evp_md_ptr sha256_;  // fetched once, not per handshake
   chain_cache_scope chain_cache_scope_;
   bool require_client_auth_eku_ = true;
+  std::string keystore_alias_;
 };
 
 }  // namespace mtlsd::tls
