@@ -121,6 +121,10 @@ void check_default_files(diagnostics& diag, const service_fields& defaults) {
   if (defaults.session_ticket_key_file) {
     check_file(diag, *defaults.session_ticket_key_file, file_kind::regular_file, "defaults.session_ticket_key_file");
   }
+  if (defaults.crl)
+    for (const auto& path : *defaults.crl) check_file(diag, path, file_kind::regular_file, "defaults.crl");
+  if (defaults.ocsp_staple_file)
+    check_file(diag, *defaults.ocsp_staple_file, file_kind::regular_file, "defaults.ocsp_staple_file");
 }
 
 }  // namespace

@@ -13,11 +13,13 @@ namespace {
 constexpr std::string_view all_service_keys[] = {
     "name", "accept", "connect", "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "idle_timeout", "connect_timeout",
-    "max_connections", "allow", "session_ticket_key_file", "session_cache_size"};
+    "max_connections", "allow", "session_ticket_key_file", "session_cache_size", "crl", "crl_stale",
+    "ocsp_staple_file", "reevaluate_live"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
-    "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size"};
+    "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size",
+    "crl", "crl_stale", "ocsp_staple_file", "reevaluate_live"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
@@ -30,6 +32,9 @@ constexpr enum_name<verify_client_mode> verify_client_names[] = {
     {"none", verify_client_mode::none}, {"want", verify_client_mode::want}, {"require", verify_client_mode::require}};
 
 constexpr enum_name<tls_version> tls_version_names[] = {{"1.2", tls_version::tls1_2}, {"1.3", tls_version::tls1_3}};
+
+constexpr enum_name<crl_stale_mode> crl_stale_names[] = {{"reject", crl_stale_mode::reject},
+                                                         {"warn", crl_stale_mode::warn}};
 
 std::optional<endpoint_address> read_address(diagnostics& diag, const toml::node& node, const std::string& key) {
   auto text = read_string(diag, node, key);
@@ -121,6 +126,14 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       if (auto v = read_integer(diag, node, key, 1, int_max)) out.max_connections = static_cast<std::size_t>(*v);
     } else if (name == "allow") {
       out.allow = read_allow_rules(diag, node, key, out.allow_positions);
+    } else if (name == "crl") {
+      out.crl = read_path_list(diag, node, key, base_dir);
+    } else if (name == "crl_stale") {
+      out.crl_stale = read_enum(diag, node, key, crl_stale_names);
+    } else if (name == "ocsp_staple_file") {
+      out.ocsp_staple_file = read_path(diag, node, key, base_dir);
+    } else if (name == "reevaluate_live") {
+      out.reevaluate_live = read_bool(diag, node, key);
     }
   }
   return out;

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/files.hpp"
 #include "config/toml_reader.hpp"
@@ -34,6 +35,10 @@ struct service_fields {
   std::optional<std::size_t> max_connections;
   std::optional<allow_rules> allow;
   std::map<std::string, source_position> allow_positions;  // "allow", "allow.cn", ...
+  std::optional<std::vector<path_setting>> crl;
+  std::optional<crl_stale_mode> crl_stale;
+  std::optional<path_setting> ocsp_staple_file;
+  std::optional<bool> reevaluate_live;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

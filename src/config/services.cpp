@@ -98,6 +98,15 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
     svc.allow = from->allow;
     for (const auto& [key, where] : from->allow_positions) svc.positions[key] = where;
   }
+  if (const service_fields* from = applies("crl"); from != nullptr && from->crl) {
+    for (const auto& path : *from->crl) {
+      svc.crl.push_back(path.resolved);
+      if (from == &own) check_file(diag, path, file_kind::regular_file, prefix + ".crl");
+    }
+  }
+  apply("crl_stale", &service_fields::crl_stale, svc.crl_stale);
+  apply_path("ocsp_staple_file", &service_fields::ocsp_staple_file, svc.ocsp_staple_file);
+  apply("reevaluate_live", &service_fields::reevaluate_live, svc.reevaluate_live);
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");
@@ -127,6 +136,15 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
       }
       svc.allow.reset();
       std::erase_if(svc.positions, [](const auto& entry) { return entry.first.starts_with("allow"); });
+    }
+    if (!svc.crl.empty()) {
+      // Revocation is about client certificates; none is requested here.
+      if (source_of("crl") == &own) {
+        diag.report(own.written.at("crl"), prefix + ".crl",
+                    "has no effect with verify_client = \"none\" (no client certificate is requested)");
+      }
+      svc.crl.clear();
+      svc.positions.erase("crl");
     }
   } else if (!source_of("truststore")) {
     diag.report(own.block, prefix + ".truststore",

@@ -39,6 +39,12 @@ void add_files(std::vector<std::filesystem::path>& files, const service_config& 
   for (const auto* path : {&service.cert, &service.key, &service.key_password_file, &service.truststore,
                            &service.session_ticket_key_file})
     if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
+  // A new CRL or a refreshed OCSP response is picked up like a new certificate.
+  std::vector<const std::filesystem::path*> revocation;
+  for (const auto& crl : service.crl) revocation.push_back(&crl);
+  revocation.push_back(&service.ocsp_staple_file);
+  for (const auto* path : revocation)
+    if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
 }
 
 std::set<std::string> faulted_for(const std::map<std::string, std::set<std::string>>& faulted,

@@ -10,6 +10,7 @@
 #include "mtlsd/tls/handshake_verdict.hpp"
 #include "mtlsd/tls/openssl.hpp"
 #include "mtlsd/tls/server_context.hpp"
+#include "tls/revocation_text.hpp"
 #include "tls/verify_callback.hpp"
 
 namespace mtlsd::tls {
@@ -76,8 +77,10 @@ std::string explain(int error, X509* cert, const server_context* context) {
   }
 }
 
-std::string describe(int error, X509* cert, int depth, const server_context* context) {
+std::string describe(int error, X509* cert, int depth, const server_context* context,
+                     X509_STORE_CTX* store = nullptr) {
   if (!cert) return X509_verify_cert_error_string(error);
+  if (auto text = explain_revocation(error, store, cert)) return certificate_fields(cert, depth) + ": " + *text;
   return certificate_fields(cert, depth) + ": " + explain(error, cert, context);
 }
 
@@ -94,6 +97,13 @@ const char* version_name(int version) {
 
 }  // namespace
 
+std::string describe_certificate(X509* cert, int depth) { return certificate_fields(cert, depth); }
+
+std::string describe_verify_error(int error, X509_STORE_CTX* store, const server_context* context) {
+  return describe(error, X509_STORE_CTX_get_current_cert(store), X509_STORE_CTX_get_error_depth(store), context,
+                  store);
+}
+
 void attach(SSL* ssl, handshake_verdict* verdict) { SSL_set_ex_data(ssl, verdict_index(), verdict); }
 
 int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
@@ -105,11 +115,14 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   X509* cert = X509_STORE_CTX_get_current_cert(store);
   if (!preverify_ok) {
     const int error = X509_STORE_CTX_get_error(store);
+    if (error == X509_V_ERR_CRL_HAS_EXPIRED &&
+        verdict->context->tolerate_stale_crl(X509_STORE_CTX_get0_current_crl(store), cert))
+      return 1;
     // The access line names whoever was refused, whatever the reason.
     if (!verdict->identity) {
       if (X509* leaf = X509_STORE_CTX_get0_cert(store)) verdict->identity = extract_identity(leaf);
     }
-    verdict->refuse(classify_verify_error(error), describe(error, cert, depth, verdict->context));
+    verdict->refuse(classify_verify_error(error), describe(error, cert, depth, verdict->context, store));
     return 0;
   }
   // OpenSSL calls back from the trust anchor down; depth 0 with no error means

@@ -50,6 +50,7 @@ struct tls_client_options {
   int max_version = 0;                       // 0: the highest supported
   std::string cipher_list;                   // TLS <= 1.2 cipher string; empty: OpenSSL's default
   std::chrono::milliseconds timeout = 5s;    // per operation (without progress)
+  bool request_ocsp_status = false;          // send status_request (ask for a stapled OCSP response)
 };
 
 struct handshake_result {
@@ -130,6 +131,9 @@ class tls_client {
   // SHA-256 of the certificate the server presented on the current connection
   // (lowercase hex, no colons, as issued::sha256_hex()); empty when none.
   std::string peer_certificate_sha256() const;
+  // The DER OCSP response the server stapled on the current connection;
+  // empty when none (or when request_ocsp_status was not set).
+  std::string ocsp_response() const;
   int fd() const { return fd_; }
 
   // Session resumption. session() is the current connection's session, or
