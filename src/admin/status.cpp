@@ -34,6 +34,15 @@ std::vector<metrics::certificate_expiry> loaded_certificates(const proxy::runtim
   return out;
 }
 
+std::vector<metrics::crl_freshness> loaded_crls(const proxy::runtime& rt) {
+  std::vector<metrics::crl_freshness> out;
+  for (const auto& service : rt.services)
+    if (service->tls)
+      for (const auto& crl : service->tls->crls())
+        out.push_back({service->config.name, crl.issuer, crl.next_update_unix});
+  return out;
+}
+
 std::string status_json(const proxy::server& server, const metrics::registry& metrics, const daemon_facts& facts) {
   const proxy::runtime& rt = server.current();
   std::map<std::string, std::string> addresses;

@@ -37,6 +37,33 @@ std::string keystore_text(const service_config& s, const tls::server_context& tl
   return s.keystore.string() + ", alias " + (alias.empty() ? "(none; the only private-key entry)" : alias);
 }
 
+void print_revocation(std::ostream& out, const service_config& s, const tls::server_context& tls) {
+  if (s.verify_client != verify_client_mode::none) {
+    const auto& crls = tls.crls();
+    if (crls.empty()) {
+      out << "  crl            none: revocation is not checked\n";
+    } else {
+      out << "  crl            " << crls.size() << (crls.size() == 1 ? " CRL" : " CRLs") << " (crl_stale "
+          << to_string(s.crl_stale) << "; every CA in a client's chain needs one)\n";
+      for (const auto& crl : crls) {
+        out << "    " << crl.issuer << ": next update "
+            << (crl.next_update.empty() ? std::string("none (never stale)") : crl.next_update) << ", " << crl.revoked
+            << " revoked" << (crl.issuer_trusted ? "" : ", issuer not in the truststore") << " (" << crl.file
+            << ")\n";
+      }
+    }
+    out << "  live connections "
+        << (s.reevaluate_live ? "judged again after each reload (reevaluate_live)"
+                              : "keep the rules they were admitted under (reevaluate_live = false)")
+        << '\n';
+  }
+  if (const auto* staple = tls.staple()) {
+    out << "  ocsp staple    " << staple->cert_status << ", this update " << staple->this_update << ", next update "
+        << (staple->next_update.empty() ? std::string("none") : staple->next_update) << " ("
+        << s.ocsp_staple_file.string() << ")\n";
+  }
+}
+
 }  // namespace
 
 void print_summary(std::ostream& out, const validated_config& v) {
@@ -94,6 +121,7 @@ void print_summary(std::ostream& out, const validated_config& v) {
           out << "  client EKU     optional (require_client_auth_eku = false); when present it must allow clientAuth\n";
         }
       }
+      print_revocation(out, s, *entry->tls);
       const std::size_t ticket_keys = entry->tls->ticket_key_count();
       out << "  session tickets ";
       if (ticket_keys == 0 && s.session_cache_size > 0)

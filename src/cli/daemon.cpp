@@ -284,6 +284,8 @@ void daemon::reload(trigger why) {
                 .add("generation", facts_.generation)
                 .add("services", static_cast<std::uint64_t>(next->services.size()))
                 .add("trigger", name_of(why)));
+  // Connections accepted under the old rules are judged under the new ones.
+  server_.reevaluate_live(next);
   notify_.ready(status_line());
   warn_about_expiring_certificates();
 }
@@ -394,7 +396,8 @@ admin::response daemon::serve_admin(std::string_view path) {
   }
   if (path == "/metrics")
     return {200, "text/plain; version=0.0.4; charset=utf-8",
-            metrics::render(metrics_, admin::loaded_certificates(server_.current()), facts_.build)};
+            metrics::render(metrics_, admin::loaded_certificates(server_.current()), facts_.build,
+                            admin::loaded_crls(server_.current()))};
   if (path == "/status") return {200, "application/json", admin::status_json(server_, metrics_, facts_) + "\n"};
   return {404, "text/plain; charset=utf-8", "not found; try /healthz, /readyz, /metrics or /status\n"};
 }

@@ -39,6 +39,14 @@ std::string_view to_string(tls_version version) {
   return "unknown";
 }
 
+std::string_view to_string(crl_stale_mode mode) {
+  switch (mode) {
+    case crl_stale_mode::reject: return "reject";
+    case crl_stale_mode::warn: return "warn";
+  }
+  return "unknown";
+}
+
 bool allow_rules::empty() const { return size() == 0; }
 
 std::size_t allow_rules::size() const {

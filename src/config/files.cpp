@@ -40,6 +40,25 @@ std::optional<path_setting> read_path(diagnostics& diag, const toml::node& node,
   return path_setting{*text, path.lexically_normal(), diag.at(node)};
 }
 
+std::optional<std::vector<path_setting>> read_path_list(diagnostics& diag, const toml::node& node,
+                                                        const std::string& key, const fs::path& base_dir) {
+  if (node.is_string()) {
+    auto one = read_path(diag, node, key, base_dir);
+    if (!one) return std::nullopt;
+    return std::vector<path_setting>{std::move(*one)};
+  }
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    diag.report(diag.at(node), key, "expected a path or an array of paths, got " + std::string(type_name(node)));
+    return std::nullopt;
+  }
+  std::vector<path_setting> paths;
+  for (const toml::node& element : *array) {
+    if (auto path = read_path(diag, element, key, base_dir)) paths.push_back(std::move(*path));
+  }
+  return paths;
+}
+
 bool check_file(diagnostics& diag, const path_setting& path, file_kind kind, const std::string& key) {
   std::error_code ec;
   const fs::file_status status = fs::status(path.resolved, ec);

@@ -126,6 +126,10 @@ void check_default_files(diagnostics& diag, const service_fields& defaults) {
                                      std::pair{&defaults.truststore_password_file, "truststore_password_file"}}) {
     if (*setting) check_file(diag, **setting, file_kind::regular_file, std::string("defaults.") + key);
   }
+  if (defaults.crl)
+    for (const auto& path : *defaults.crl) check_file(diag, path, file_kind::regular_file, "defaults.crl");
+  if (defaults.ocsp_staple_file)
+    check_file(diag, *defaults.ocsp_staple_file, file_kind::regular_file, "defaults.ocsp_staple_file");
 }
 
 }  // namespace

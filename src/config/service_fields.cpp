@@ -18,14 +18,17 @@ constexpr std::string_view all_service_keys[] = {
     "max_connections", "allow", "session_ticket_key_file", "session_cache_size", "server_names",
     "require_client_auth_eku",
     "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
-    "truststore_password_file", "truststore_password_env"};
+    "truststore_password_file", "truststore_password_env",
+    "crl", "crl_stale",
+    "ocsp_staple_file", "reevaluate_live"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
     "verify_depth", "min_tls_version", "handshake_timeout", "allow", "session_ticket_key_file", "session_cache_size",
     "server_names", "require_client_auth_eku",
     "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
-    "truststore_password_file", "truststore_password_env"};
+    "truststore_password_file", "truststore_password_env",
+    "crl", "crl_stale", "ocsp_staple_file", "reevaluate_live"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
@@ -38,6 +41,9 @@ constexpr enum_name<verify_client_mode> verify_client_names[] = {
     {"none", verify_client_mode::none}, {"want", verify_client_mode::want}, {"require", verify_client_mode::require}};
 
 constexpr enum_name<tls_version> tls_version_names[] = {{"1.2", tls_version::tls1_2}, {"1.3", tls_version::tls1_3}};
+
+constexpr enum_name<crl_stale_mode> crl_stale_names[] = {{"reject", crl_stale_mode::reject},
+                                                         {"warn", crl_stale_mode::warn}};
 
 std::optional<endpoint_address> read_address(diagnostics& diag, const toml::node& node, const std::string& key) {
   auto text = read_string(diag, node, key);
@@ -133,6 +139,14 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.allow = read_allow_rules(diag, node, key, out.allow_positions);
     } else if (name == "require_client_auth_eku") {
       out.require_client_auth_eku = read_bool(diag, node, key);
+    } else if (name == "crl") {
+      out.crl = read_path_list(diag, node, key, base_dir);
+    } else if (name == "crl_stale") {
+      out.crl_stale = read_enum(diag, node, key, crl_stale_names);
+    } else if (name == "ocsp_staple_file") {
+      out.ocsp_staple_file = read_path(diag, node, key, base_dir);
+    } else if (name == "reevaluate_live") {
+      out.reevaluate_live = read_bool(diag, node, key);
     } else {
       read_store_field(diag, node, name, key, base_dir, out);
     }

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/files.hpp"
 #include "config/toml_reader.hpp"
@@ -38,6 +39,10 @@ struct service_fields {
   std::optional<bool> require_client_auth_eku;
   std::optional<path_setting> keystore, keystore_password_file, truststore_password_file;
   std::optional<std::string> keystore_password_env, keystore_alias, truststore_password_env;
+  std::optional<std::vector<path_setting>> crl;
+  std::optional<crl_stale_mode> crl_stale;
+  std::optional<path_setting> ocsp_staple_file;
+  std::optional<bool> reevaluate_live;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

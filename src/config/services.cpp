@@ -112,6 +112,15 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply("keystore_alias", &service_fields::keystore_alias, svc.keystore_alias);
   apply_path("truststore_password_file", &service_fields::truststore_password_file, svc.truststore_password_file);
   apply("truststore_password_env", &service_fields::truststore_password_env, svc.truststore_password_env);
+  if (const service_fields* from = applies("crl"); from != nullptr && from->crl) {
+    for (const auto& path : *from->crl) {
+      svc.crl.push_back(path.resolved);
+      if (from == &own) check_file(diag, path, file_kind::regular_file, prefix + ".crl");
+    }
+  }
+  apply("crl_stale", &service_fields::crl_stale, svc.crl_stale);
+  apply_path("ocsp_staple_file", &service_fields::ocsp_staple_file, svc.ocsp_staple_file);
+  apply("reevaluate_live", &service_fields::reevaluate_live, svc.reevaluate_live);
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");
@@ -147,6 +156,15 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
       }
       svc.allow.reset();
       std::erase_if(svc.positions, [](const auto& entry) { return entry.first.starts_with("allow"); });
+    }
+    if (!svc.crl.empty()) {
+      // Revocation is about client certificates; none is requested here.
+      if (source_of("crl") == &own) {
+        diag.report(own.written.at("crl"), prefix + ".crl",
+                    "has no effect with verify_client = \"none\" (no client certificate is requested)");
+      }
+      svc.crl.clear();
+      svc.positions.erase("crl");
     }
   } else if (!source_of("truststore")) {
     diag.report(own.block, prefix + ".truststore",

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <initializer_list>
+#include <limits>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -215,10 +216,48 @@ void write_certificates(text_writer& w, std::vector<certificate_expiry> certific
   }
 }
 
+void write_live_rejections(text_writer& w, const service_list& services) {
+  constexpr std::string_view name = "mtlsd_live_connections_rejected_total";
+  w.family(name,
+           "Live connections closed after a reload because the new rules refuse their client certificate "
+           "(reevaluate_live), by rejection reason.",
+           "counter");
+  for (const auto& [service, m] : services) {
+    for (std::size_t i = 0; i < rejection_reason_count; ++i) {
+      const std::string_view reason = to_string(static_cast<rejection_reason>(i));
+      w.sample(name, {{"service", service}, {"reason", reason}}, format_integer(m->live_rejections[i].value()));
+    }
+  }
+}
+
+void write_crls(text_writer& w, std::vector<crl_freshness> crls) {
+  // Several CRLs of one issuer (an old and a new one, both loaded): OpenSSL
+  // uses the newest, so the series shows the latest nextUpdate. A CRL
+  // without nextUpdate never goes stale: +Inf.
+  const auto key = [](const crl_freshness& c) { return std::tie(c.service, c.issuer); };
+  const auto until = [](const crl_freshness& c) {
+    return c.next_update_seconds.value_or(std::numeric_limits<std::int64_t>::max());
+  };
+  std::sort(crls.begin(), crls.end(), [&](const auto& a, const auto& b) {
+    if (key(a) != key(b)) return key(a) < key(b);
+    return until(a) > until(b);  // the latest first: unique() keeps it
+  });
+  crls.erase(std::unique(crls.begin(), crls.end(), [&](const auto& a, const auto& b) { return key(a) == key(b); }),
+             crls.end());
+
+  constexpr std::string_view name = "mtlsd_crl_next_update_seconds";
+  w.family(name, "nextUpdate of each loaded CRL as Unix time (+Inf: the CRL has none); past it the CRL is stale.",
+           "gauge");
+  for (const auto& c : crls) {
+    w.sample(name, {{"service", c.service}, {"issuer", c.issuer}},
+             c.next_update_seconds ? format_integer(*c.next_update_seconds) : std::string("+Inf"));
+  }
+}
+
 }  // namespace
 
 std::string render(const registry& metrics, const std::vector<certificate_expiry>& certificates,
-                   const build_info& build) {
+                   const build_info& build, const std::vector<crl_freshness>& crls) {
   text_writer w;
   const service_list services = metrics.services();  // sorted by name: the registry is a std::map
   write_process(w, metrics.process(), build);
@@ -226,6 +265,8 @@ std::string render(const registry& metrics, const std::vector<certificate_expiry
   write_handshakes(w, services);
   write_traffic(w, services);
   write_certificates(w, certificates);
+  write_live_rejections(w, services);
+  write_crls(w, crls);
   return w.take();
 }
 

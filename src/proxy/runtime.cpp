@@ -40,6 +40,12 @@ void add_files(std::vector<std::filesystem::path>& files, const service_config& 
                            &service.session_ticket_key_file, &service.keystore, &service.keystore_password_file,
                            &service.truststore_password_file})
     if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
+  // A new CRL or a refreshed OCSP response is picked up like a new certificate.
+  std::vector<const std::filesystem::path*> revocation;
+  for (const auto& crl : service.crl) revocation.push_back(&crl);
+  revocation.push_back(&service.ocsp_staple_file);
+  for (const auto* path : revocation)
+    if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
 }
 
 std::set<std::string> faulted_for(const std::map<std::string, std::set<std::string>>& faulted,

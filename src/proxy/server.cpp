@@ -255,6 +255,10 @@ void server::stop_sessions() {
   for (auto& w : workers_) w->stop_sessions();
 }
 
+void server::reevaluate_live(std::shared_ptr<const runtime> next) {
+  for (auto& w : workers_) w->reevaluate_sessions(next);
+}
+
 void server::ping_workers(std::function<void()> answered) {
   auto pending = std::make_shared<std::atomic<std::size_t>>(workers_.size());
   auto callback = std::make_shared<std::function<void()>>(std::move(answered));

@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <ctime>
+#include <map>
 
 #include "mtlsd/log/logging.hpp"
 #include "mtlsd/proxy/endpoint_text.hpp"
@@ -51,6 +53,7 @@ std::string_view to_string(close_reason reason) {
     case close_reason::backend_error: return "backend_error";
     case close_reason::shutdown: return "shutdown";
     case close_reason::max_connections: return "max_connections";
+    case close_reason::reevaluated: return "reevaluated";
   }
   return "none";
 }
@@ -61,6 +64,22 @@ void session_registry::remove(session* s) {
     auto callback = std::move(when_empty_);
     when_empty_ = nullptr;
     callback();
+  }
+}
+
+void session_registry::reevaluate_all(const std::shared_ptr<const runtime>& next) {
+  // One judge per service for the whole pass: connections of one client
+  // share a verdict instead of each paying for a chain verification.
+  std::map<std::string, tls::live_judge> by_name;
+  for (const auto& service : next->services)
+    if (service->tls && service->tls->reevaluate_live())
+      by_name.emplace(service->config.name, tls::live_judge(*service->tls));
+  if (by_name.empty()) return;
+  // Refused sessions only cancel their I/O here and leave the registry
+  // later, from their own handlers, so iterating is safe (as in stop_all).
+  for (auto* s : sessions_) {
+    const auto it = by_name.find(s->service_name());
+    s->reevaluate(next, it == by_name.end() ? nullptr : &it->second);
   }
 }
 
@@ -116,8 +135,8 @@ void session::finish() {
   if (phase_ == phase::done) return;
   phase_ = phase::done;
   watchdog_.cancel();
-  const bool ended_by_us = close_reason_ == close_reason::idle_timeout || close_reason_ == close_reason::shutdown;
-  if (ended_by_us && client_tls_ && !tls_version_.empty()) client_tls_->try_close_notify();
+  const bool closing = close_reason_ == close_reason::idle_timeout || ended_by_us();
+  if (closing && client_tls_ && !tls_version_.empty()) client_tls_->try_close_notify();
   log_access();
 }
 
@@ -166,6 +185,24 @@ asio::awaitable<void> session::run_tls() {
     co_await linger(client.socket());
     co_return;
   }
+  if (SSL_session_reused(client.native()) == 1 && service_->tls->recheck_resumed(std::time(nullptr))) {
+    // A resumed session skips verification, and the session context only
+    // tracks which CRLs are loaded, not that one of them has gone stale
+    // since: judge the client as a new one would be (crl_stale = "reject").
+    tls::live_judge judge(*service_->tls);
+    const tls::live_verdict fresh = judge.judge(client.native());
+    if (!fresh.admitted) {
+      verdict_.refuse(fresh.reason, fresh.detail);
+      if (X509* peer = SSL_get0_peer_certificate(client.native())) verdict_.identity = extract_identity(peer);
+      counts.handshake_failures[static_cast<std::size_t>(verdict_.reason)].add();
+      counts.handshake_duration.observe(clock::now() - started_);
+      log_handshake_failure();
+      end(close_reason::handshake_failed);
+      client.try_close_notify();
+      co_await linger(client.socket());
+      co_return;
+    }
+  }
   counts.handshakes_ok.add();
   counts.handshake_duration.observe(clock::now() - started_);
   record_tls_details();
@@ -173,6 +210,15 @@ asio::awaitable<void> session::run_tls() {
     refuse_over_service_limit();
     if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
     co_return;
+  }
+  if (reevaluate_after_handshake_) {
+    // A reload came while this handshake ran under the older rules.
+    const auto next = std::move(reevaluate_after_handshake_);
+    for (const auto& service : next->services) {
+      if (service->config.name != service_->config.name || !service->tls || !service->tls->reevaluate_live()) continue;
+      tls::live_judge judge(*service->tls);
+      if (close_if_refused(judge.judge(client.native()))) co_return;
+    }
   }
   co_await connect_then_relay(client);
 }
@@ -220,7 +266,7 @@ asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
   enter(phase::connect, connect_started + service_->config.connect_timeout);
   const error_code ec = co_await connect_backend();
   if (ec) {
-    if (close_reason_ == close_reason::shutdown) co_return;
+    if (ended_by_us()) co_return;
     service_->metrics->backend_connect_failures.add();
     const auto why = deadline_passed_ ? close_reason::backend_connect_timeout : close_reason::backend_unreachable;
     log::warn(log::record("backend_connect_failed")
@@ -256,13 +302,13 @@ asio::awaitable<error_code> session::connect_backend() {
     auto [resolve_ec, results] =
         co_await resolver.async_resolve(target.host, std::to_string(target.port), asio::as_tuple(asio::use_awaitable));
     if (resolve_ec) co_return resolve_ec;
-    if (deadline_passed_ || close_reason_ == close_reason::shutdown) co_return asio::error::operation_aborted;
+    if (deadline_passed_ || ended_by_us()) co_return asio::error::operation_aborted;
     auto [connect_ec, endpoint] =
         co_await asio::async_connect(backend_socket_, results, asio::as_tuple(asio::use_awaitable));
     ec = connect_ec;
     if (!ec) backend_text_ = target.host + "(" + to_text(endpoint) + ")";
   }
-  if (!ec && (deadline_passed_ || close_reason_ == close_reason::shutdown)) ec = asio::error::operation_aborted;
+  if (!ec && (deadline_passed_ || ended_by_us())) ec = asio::error::operation_aborted;
   if (ec) co_return ec;
   error_code ignored;
   backend_socket_.set_option(tcp::no_delay(true), ignored);
@@ -369,6 +415,32 @@ void session::stop() {
   cancel_backend();
 }
 
+void session::reevaluate(const std::shared_ptr<const runtime>& next, tls::live_judge* judge) {
+  if (!client_tls_ || close_reason_ != close_reason::none) return;
+  if (phase_ == phase::handshake) {
+    reevaluate_after_handshake_ = next;
+    return;
+  }
+  if (!judge || (phase_ != phase::connect && phase_ != phase::splice)) return;
+  close_if_refused(judge->judge(client_tls_->native()));
+}
+
+bool session::close_if_refused(const tls::live_verdict& verdict) {
+  if (verdict.admitted) return false;
+  live_rejection_ = verdict.reason;
+  service_->metrics->live_rejections[static_cast<std::size_t>(verdict.reason)].add();
+  log::warn(log::record("live_connection_rejected")
+                .add("conn", id_)
+                .add("svc", service_->config.name)
+                .add("peer", peer_)
+                .add("reason", to_string(verdict.reason))
+                .add("detail", verdict.detail));
+  end(close_reason::reevaluated);
+  cancel_client();
+  cancel_backend();
+  return true;
+}
+
 void session::end(close_reason why) {
   if (close_reason_ == close_reason::none) close_reason_ = why;
 }
@@ -418,6 +490,7 @@ void session::log_access() const {
       .add("duration_ms", static_cast<std::int64_t>(elapsed.count()))
       .add("close", to_string(close_reason_));
   if (close_reason_ == close_reason::handshake_failed) r.add("reason", to_string(verdict_.reason));
+  if (close_reason_ == close_reason::reevaluated) r.add("reason", to_string(live_rejection_));
   log::info(r);
 }
 

@@ -41,6 +41,10 @@ void worker::stop_sessions() {
   post([this] { registry_.stop_all(); });
 }
 
+void worker::reevaluate_sessions(std::shared_ptr<const runtime> next) {
+  post([this, next = std::move(next)] { registry_.reevaluate_all(next); });
+}
+
 void worker::join() {
   if (thread_.joinable()) thread_.join();
 }

@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <fstream>
@@ -12,6 +13,7 @@
 
 #include "mtlsd/identity/identity.hpp"
 #include "mtlsd/tls/chain_policy.hpp"
+#include "mtlsd/log/logging.hpp"
 #include "mtlsd/tls/truststore.hpp"
 #include "mtlsd/tls/verified_chain_cache.hpp"
 #include "tls/service_stores.hpp"
@@ -284,6 +286,58 @@ void apply_protocol_defaults(builder& b, SSL_CTX* ctx) {
   SSL_CTX_set_num_tickets(ctx, 1);
 }
 
+// CRLs go into the context's own store, where OpenSSL looks them up in
+// every handshake. With CRL_CHECK_ALL every certificate of the chain is
+// checked, not only the leaf: a revoked intermediate must refuse everything
+// it issued, and a CA without a CRL leaves its certificates' status unknown
+// (strict, as nginx's ssl_crl).
+crl_load install_crls(builder& b, SSL_CTX* ctx) {
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  auto loaded = load_crls(b.service.crl, store, b.service.crl_stale, std::time(nullptr));
+  for (auto& e : loaded.errors) b.fail("crl", std::move(e));
+  for (auto& w : loaded.warnings) b.warn(std::move(w));
+  for (const auto& crl : loaded.crls) X509_STORE_add_crl(store, crl.get());
+  ERR_clear_error();  // a CRL listed twice is reported as a duplicate we can ignore
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  return loaded;
+}
+
+std::unique_ptr<const ocsp_staple> load_staple(builder& b, SSL_CTX* ctx) {
+  const auto& file = b.service.ocsp_staple_file;
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  if (!leaf) return nullptr;
+  // The response names the certificate by its issuer's name and key hash,
+  // so the issuer must be at hand: the chain after the leaf in `cert`.
+  STACK_OF(X509)* chain = nullptr;
+  SSL_CTX_get0_chain_certs(ctx, &chain);
+  X509* issuer = nullptr;
+  for (int i = 0; chain && i < sk_X509_num(chain) && !issuer; ++i)
+    if (X509_check_issued(sk_X509_value(chain, i), leaf) == X509_V_OK) issuer = sk_X509_value(chain, i);
+  if (!issuer) {
+    b.fail("ocsp_staple_file", "cannot check the OCSP response " + file.string() +
+                                   ": the CA certificate that issued the server certificate is not in " +
+                                   b.service.cert.string() + " (append it after the leaf)");
+    return nullptr;
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    b.fail("ocsp_staple_file", "cannot read " + file.string());
+    return nullptr;
+  }
+  const std::string der((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string error;
+  std::vector<std::string> notes;
+  auto staple = parse_ocsp_staple(der, leaf, issuer, std::time(nullptr), error, notes);
+  for (auto& n : notes) b.warn("OCSP response " + file.string() + ": " + n);
+  if (!staple) {
+    b.fail("ocsp_staple_file", "OCSP response " + file.string() + ": " + error);
+    return nullptr;
+  }
+  auto owned = std::make_unique<const ocsp_staple>(std::move(*staple));
+  install_ocsp_stapling(ctx, owned.get());
+  return owned;
+}
+
 std::uint64_t next_context_id() {
   static std::atomic<std::uint64_t> last{0};
   return last.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -312,6 +366,28 @@ bool server_context::take_over(SSL* ssl) const {
   STACK_OF(X509_NAME)* names = listed ? SSL_dup_CA_list(listed) : sk_X509_NAME_new_null();
   if (!param_ok || !names) return false;
   SSL_set_client_CA_list(ssl, names);
+  return true;
+}
+
+bool server_context::tolerate_stale_crl(const X509_CRL* crl, X509* cert) const {
+  if (crl_stale_ != crl_stale_mode::warn) return false;
+  for (std::size_t i = 0; i < crl_objects_.size(); ++i) {
+    if (crl_objects_[i] != crl) continue;
+    // Once a minute per CRL, not once per handshake: a busy service would
+    // otherwise drown its log in one fact the metrics already show.
+    const std::int64_t now = std::time(nullptr);
+    std::int64_t last = stale_logged_[i].load(std::memory_order_relaxed);
+    if (now - last < 60 || !stale_logged_[i].compare_exchange_strong(last, now, std::memory_order_relaxed)) break;
+    const crl_summary& summary = crl_summaries_[i];
+    log::warn(log::record("crl_stale")
+                  .add("svc", service_name_)
+                  .add("issuer", summary.issuer)
+                  .add("next_update", summary.next_update)
+                  .add("subject", cert ? distinguished_name(X509_get_subject_name(cert)) : std::string("-"))
+                  .add("mode", "warn")
+                  .add("message", "CRL past its nextUpdate; admitting without a current revocation check"));
+    break;
+  }
   return true;
 }
 
@@ -349,6 +425,20 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   } else if (!service.truststore.empty()) {
     b.warn("truststore is not used with verify_client = none");
   }
+  result->crl_stale_ = service.crl_stale;
+  result->reevaluate_live_ = service.reevaluate_live;
+  if (service.verify_client != verify_client_mode::none && !service.crl.empty() && usable("crl") &&
+      usable("verify_client")) {
+    crl_load crls = install_crls(b, ctx);
+    result->crl_summaries_ = std::move(crls.summaries);
+    for (const auto& crl : crls.crls) result->crl_objects_.push_back(crl.get());
+    result->stale_logged_ = std::make_unique<std::atomic<std::int64_t>[]>(result->crl_objects_.size());
+    for (const auto& summary : result->crl_summaries_)
+      if (summary.next_update_unix)
+        result->crls_valid_until_ = std::min(result->crls_valid_until_, *summary.next_update_unix);
+  }
+  if (!service.ocsp_staple_file.empty() && usable("ocsp_staple_file") && usable("cert"))
+    result->staple_ = load_staple(b, ctx);
   SSL_CTX_set_verify(ctx, verify_flags(service.verify_client), verify_callback);
   SSL_CTX_set_client_hello_cb(ctx, select_by_server_name, nullptr);
   SSL_CTX_set_verify_depth(ctx, service.verify_depth);
@@ -360,7 +450,7 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   }
   bind_sessions_to_policy(ctx, service);
   result->sha256_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-  result->chain_cache_scope_ = {next_context_id(), configuration_epoch()};
+  result->chain_cache_scope_ = {next_context_id(), configuration_epoch(), result->crls_valid_until_};
   SSL_CTX_set_cert_verify_callback(ctx, &server_context::verify_chain, result.get());
 
   if (!b.ok) return nullptr;

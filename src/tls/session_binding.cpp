@@ -58,6 +58,19 @@ std::vector<std::string> truststore_fingerprints(SSL_CTX* ctx) {
   return prints;
 }
 
+std::vector<std::string> crl_fingerprints(SSL_CTX* ctx) {
+  std::vector<std::string> prints;
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    X509_CRL* crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objects, i));
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (crl && X509_CRL_digest(crl, EVP_sha256(), md, &length) == 1)
+      prints.emplace_back(reinterpret_cast<const char*>(md), length);
+  }
+  return prints;
+}
+
 }  // namespace
 
 void bind_sessions_to_policy(SSL_CTX* ctx, const service_config& service) {
@@ -81,6 +94,13 @@ void bind_sessions_to_policy(SSL_CTX* ctx, const service_config& service) {
   d.add_set("spiffe_trust_domain", allow.spiffe_trust_domain);
   d.add_set("spiffe_id", allow.spiffe_id);
   d.add_number(service.require_client_auth_eku ? 1 : 0);
+  // A session admitted before a certificate was revoked must not resume
+  // under the CRL that revokes it. Added only with CRLs, so that contexts
+  // without any keep the context (and the sessions) they had before.
+  if (!service.crl.empty()) {
+    d.add_set("crl", crl_fingerprints(ctx));
+    d.add_number(static_cast<std::uint64_t>(service.crl_stale));
+  }
   std::array<unsigned char, 32> id{};
   static_assert(id.size() <= SSL_MAX_SID_CTX_LENGTH);
   if (!d.finish(id)) {

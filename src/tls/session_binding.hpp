@@ -15,7 +15,8 @@ namespace mtlsd::tls {
 // one made before the truststore or whitelist changed (a restart, a reload,
 // or another instance sharing session_ticket_key_file but not the policy),
 // falls back to a full handshake, so every admitted client was admitted by
-// the rules in force now. Call once the truststore is loaded.
+// the rules in force now. The CRLs count as policy too. Call once the
+// truststore and the CRLs are loaded.
 void bind_sessions_to_policy(SSL_CTX* ctx, const service_config& service);
 
 }  // namespace mtlsd::tls

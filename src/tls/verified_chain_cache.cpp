@@ -137,7 +137,7 @@ int verify_chain_cached(X509_STORE_CTX* ctx, const chain_cache_scope& scope, con
   const int verified = X509_verify_cert(ctx);
   // A callback may let a chain through despite an error; only clean passes count.
   if (verified == 1 && cacheable && X509_STORE_CTX_get_error(ctx) == X509_V_OK) {
-    const std::int64_t until = earliest_not_after(ctx);
+    const std::int64_t until = std::min(earliest_not_after(ctx), scope.valid_until);
     if (until > now) cache.remember(key, until);
   }
   return verified;

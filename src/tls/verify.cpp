@@ -11,6 +11,7 @@
 #include "mtlsd/tls/handshake_verdict.hpp"
 #include "mtlsd/tls/openssl.hpp"
 #include "mtlsd/tls/server_context.hpp"
+#include "tls/revocation_text.hpp"
 #include "tls/verify_callback.hpp"
 
 namespace mtlsd::tls {
@@ -77,8 +78,10 @@ std::string explain(int error, X509* cert, const server_context* context) {
   }
 }
 
-std::string describe(int error, X509* cert, int depth, const server_context* context) {
+std::string describe(int error, X509* cert, int depth, const server_context* context,
+                     X509_STORE_CTX* store = nullptr) {
   if (!cert) return X509_verify_cert_error_string(error);
+  if (auto text = explain_revocation(error, store, cert)) return certificate_fields(cert, depth) + ": " + *text;
   return certificate_fields(cert, depth) + ": " + explain(error, cert, context);
 }
 
@@ -136,6 +139,13 @@ const char* version_name(int version) {
 
 }  // namespace
 
+std::string describe_certificate(X509* cert, int depth) { return certificate_fields(cert, depth); }
+
+std::string describe_verify_error(int error, X509_STORE_CTX* store, const server_context* context) {
+  return describe(error, X509_STORE_CTX_get_current_cert(store), X509_STORE_CTX_get_error_depth(store), context,
+                  store);
+}
+
 void attach(SSL* ssl, handshake_verdict* verdict) { SSL_set_ex_data(ssl, verdict_index(), verdict); }
 
 handshake_verdict* verdict_of(SSL* ssl) { return static_cast<handshake_verdict*>(SSL_get_ex_data(ssl, verdict_index())); }
@@ -149,12 +159,15 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   X509* cert = X509_STORE_CTX_get_current_cert(store);
   if (!preverify_ok) {
     const int error = X509_STORE_CTX_get_error(store);
+    if (error == X509_V_ERR_CRL_HAS_EXPIRED &&
+        verdict->context->tolerate_stale_crl(X509_STORE_CTX_get0_current_crl(store), cert))
+      return 1;
     // The access line names whoever was refused, whatever the reason.
     if (!verdict->identity) {
       if (X509* leaf = X509_STORE_CTX_get0_cert(store)) verdict->identity = extract_identity(leaf);
     }
     const std::string why = cert ? policy_explanation(error, store, cert, depth) : std::string();
-    verdict->refuse(classify_verify_error(error), why.empty() ? describe(error, cert, depth, verdict->context)
+    verdict->refuse(classify_verify_error(error), why.empty() ? describe(error, cert, depth, verdict->context, store)
                                                               : certificate_fields(cert, depth) + ": " + why);
     return 0;
   }

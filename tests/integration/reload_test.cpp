@@ -287,9 +287,11 @@ TEST_F(reload, live_connection_survives_reload) {
   ASSERT_TRUE(live.probe(hello).admitted);
 
   // The new configuration no longer trusts the live client's CA, and sends
-  // new connections elsewhere.
+  // new connections elsewhere. With reevaluate_live = false the live
+  // connection keeps the rules it was admitted by (by default it would be
+  // judged again and closed: revocation_test.cpp).
   config_spec after;
-  after.services.push_back(service(new_backend.connect_url()));
+  after.services.push_back(service(new_backend.connect_url(), "require", {"reevaluate_live = false"}));
   after.services[0].truststore = "other-client-ca.crt";
   write_config(after);
   EXPECT_RELOADED(sighup_and_wait(), 2, "SIGHUP");

@@ -25,6 +25,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -453,6 +454,104 @@ issued make_self_signed(const cert_spec& spec) { return build(spec, nullptr, nul
 issued issue(const cert_spec& spec, const issued& issuer) {
   if (!issuer.cert || !issuer.key) throw std::invalid_argument("test pki: issuer without cert or key");
   return build(spec, issuer.cert.get(), issuer.key.get());
+}
+
+std::string crl_made::pem() const {
+  auto bio = memory_bio();
+  check(PEM_write_bio_X509_CRL(bio.get(), crl.get()) == 1, "PEM_write_bio_X509_CRL");
+  return drain(bio.get());
+}
+
+std::string crl_made::der() const {
+  unsigned char* der = nullptr;
+  const int length = i2d_X509_CRL(crl.get(), &der);
+  check(length > 0, "i2d_X509_CRL");
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
+  OPENSSL_free(der);
+  return out;
+}
+
+crl_made make_crl(const crl_spec& spec, const issued& issuer) {
+  if (!issuer.cert || !issuer.key) throw std::invalid_argument("test pki: CRL issuer without cert or key");
+  crl_made out;
+  out.crl.reset(X509_CRL_new());
+  X509_CRL* crl = out.crl.get();
+  check(crl != nullptr, "X509_CRL_new");
+  check(X509_CRL_set_version(crl, 1) == 1, "X509_CRL_set_version");  // v2: extensions allowed
+  check(X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer.cert.get())) == 1, "X509_CRL_set_issuer_name");
+  owned<ASN1_TIME, ASN1_TIME_free> this_update(X509_gmtime_adj(nullptr, static_cast<long>(spec.this_update.count())));
+  check(this_update != nullptr && X509_CRL_set1_lastUpdate(crl, this_update.get()) == 1, "set thisUpdate");
+  if (spec.next_update) {
+    owned<ASN1_TIME, ASN1_TIME_free> next(X509_gmtime_adj(nullptr, static_cast<long>(spec.next_update->count())));
+    check(next != nullptr && X509_CRL_set1_nextUpdate(crl, next.get()) == 1, "set nextUpdate");
+  }
+  for (const auto& entry : spec.revoked) {
+    owned<X509_REVOKED, X509_REVOKED_free> revoked(X509_REVOKED_new());
+    check(revoked != nullptr, "X509_REVOKED_new");
+    // The setter copies the serial; its parameter is just not const.
+    check(X509_REVOKED_set_serialNumber(revoked.get(),
+                                        const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(entry.cert->cert.get()))) == 1,
+          "X509_REVOKED_set_serialNumber");
+    owned<ASN1_TIME, ASN1_TIME_free> when(X509_gmtime_adj(nullptr, static_cast<long>(entry.revoked.count())));
+    check(when != nullptr && X509_REVOKED_set_revocationDate(revoked.get(), when.get()) == 1, "set revocationDate");
+    if (entry.reason) {
+      owned<ASN1_ENUMERATED, ASN1_ENUMERATED_free> code(ASN1_ENUMERATED_new());
+      check(code != nullptr && ASN1_ENUMERATED_set(code.get(), *entry.reason) == 1, "ASN1_ENUMERATED_set");
+      check(X509_REVOKED_add1_ext_i2d(revoked.get(), NID_crl_reason, code.get(), 0, 0) == 1, "add CRLReason");
+    }
+    check(X509_CRL_add0_revoked(crl, revoked.get()) == 1, "X509_CRL_add0_revoked");
+    revoked.release();  // owned by the CRL now
+  }
+  // RFC 5280 5.2.1: the authority key identifier lets the verifier pick the right issuer key.
+  if (const ASN1_OCTET_STRING* key_id = X509_get0_subject_key_id(issuer.cert.get())) {
+    akid_ptr akid(AUTHORITY_KEYID_new());
+    check(akid != nullptr, "AUTHORITY_KEYID_new");
+    akid->keyid = ASN1_OCTET_STRING_dup(key_id);
+    check(X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid.get(), 0, 0) == 1, "add CRL AKID");
+  }
+  if (spec.unknown_critical_extension) {
+    owned<ASN1_OBJECT, ASN1_OBJECT_free> oid(OBJ_txt2obj("1.3.6.1.4.1.55555.1", 1));
+    asn1_octet_ptr value(ASN1_OCTET_STRING_new());
+    check(oid != nullptr && value != nullptr, "private OID");
+    const unsigned char null_der[] = {0x05, 0x00};
+    check(ASN1_OCTET_STRING_set(value.get(), null_der, sizeof null_der) == 1, "ASN1_OCTET_STRING_set");
+    owned<X509_EXTENSION, X509_EXTENSION_free> ext(X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), 1, value.get()));
+    check(ext != nullptr && X509_CRL_add_ext(crl, ext.get(), -1) == 1, "add critical extension");
+  }
+  check(X509_CRL_sort(crl) == 1, "X509_CRL_sort");
+  EVP_PKEY* signer = spec.forged_by ? spec.forged_by->key.get() : issuer.key.get();
+  check(X509_CRL_sign(crl, signer, EVP_sha256()) > 0, "X509_CRL_sign");
+  return out;
+}
+
+std::string make_ocsp_response(const ocsp_spec& spec, const issued& cert, const issued& issuer) {
+  owned<OCSP_BASICRESP, OCSP_BASICRESP_free> basic(OCSP_BASICRESP_new());
+  check(basic != nullptr, "OCSP_BASICRESP_new");
+  OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), cert.cert.get(), issuer.cert.get());
+  check(id != nullptr, "OCSP_cert_to_id");
+  owned<OCSP_CERTID, OCSP_CERTID_free> id_owner(id);
+  owned<ASN1_TIME, ASN1_TIME_free> this_update(X509_gmtime_adj(nullptr, static_cast<long>(spec.this_update.count())));
+  owned<ASN1_TIME, ASN1_TIME_free> next_update(
+      spec.next_update ? X509_gmtime_adj(nullptr, static_cast<long>(spec.next_update->count())) : nullptr);
+  owned<ASN1_TIME, ASN1_TIME_free> revoked_at(X509_gmtime_adj(nullptr, -3600));
+  int status = V_OCSP_CERTSTATUS_GOOD;
+  if (spec.cert_status == ocsp_spec::status::revoked) status = V_OCSP_CERTSTATUS_REVOKED;
+  if (spec.cert_status == ocsp_spec::status::unknown) status = V_OCSP_CERTSTATUS_UNKNOWN;
+  check(OCSP_basic_add1_status(basic.get(), id, status, OCSP_REVOKED_STATUS_KEYCOMPROMISE,
+                               status == V_OCSP_CERTSTATUS_REVOKED ? revoked_at.get() : nullptr, this_update.get(),
+                               next_update.get()) != nullptr,
+        "OCSP_basic_add1_status");
+  check(OCSP_basic_sign(basic.get(), issuer.cert.get(), issuer.key.get(), EVP_sha256(), nullptr, 0) == 1,
+        "OCSP_basic_sign");
+  owned<OCSP_RESPONSE, OCSP_RESPONSE_free> response(
+      OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic.get()));
+  check(response != nullptr, "OCSP_response_create");
+  unsigned char* der = nullptr;
+  const int length = i2d_OCSP_RESPONSE(response.get(), &der);
+  check(length > 0, "i2d_OCSP_RESPONSE");
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
+  OPENSSL_free(der);
+  return out;
 }
 
 void write_file(const std::filesystem::path& path, const std::string& text) {

@@ -59,6 +59,45 @@ struct issued {
 issued make_self_signed(const cert_spec& spec);
 issued issue(const cert_spec& spec, const issued& issuer);
 
+// Certificate revocation lists signed by a test CA.
+struct x509_crl_deleter { void operator()(X509_CRL* p) const { X509_CRL_free(p); } };
+using x509_crl_ptr = std::unique_ptr<X509_CRL, x509_crl_deleter>;
+
+struct revoked_cert {
+  const issued* cert = nullptr;                       // whose serial is listed
+  std::chrono::seconds revoked = -std::chrono::hours(1);  // revocation date relative to now
+  std::optional<int> reason = std::nullopt;           // CRLReason code (1 = keyCompromise); none: no extension
+};
+
+struct crl_spec {
+  std::vector<revoked_cert> revoked;
+  // Relative to now.
+  std::chrono::seconds this_update = -std::chrono::hours(1);
+  std::optional<std::chrono::seconds> next_update = std::chrono::hours(24);  // nullopt: no nextUpdate
+  // Signs with this CA's key instead of the issuer's (keeping the issuer's
+  // name): a CRL whose signature does not verify.
+  const issued* forged_by = nullptr;
+  // Adds a critical extension no implementation knows (a private OID).
+  bool unknown_critical_extension = false;
+};
+
+struct crl_made {
+  x509_crl_ptr crl;
+  std::string pem() const;
+  std::string der() const;
+};
+
+crl_made make_crl(const crl_spec& spec, const issued& issuer);
+
+// A DER OCSP response about `cert` (issued by `issuer`), signed by the issuer.
+struct ocsp_spec {
+  enum class status { good, revoked, unknown };
+  status cert_status = status::good;
+  std::chrono::seconds this_update = -std::chrono::minutes(5);
+  std::optional<std::chrono::seconds> next_update = std::chrono::hours(24);
+};
+std::string make_ocsp_response(const ocsp_spec& spec, const issued& cert, const issued& issuer);
+
 // Writes `text` to `path`, creating parent directories.
 void write_file(const std::filesystem::path& path, const std::string& text);
 

@@ -228,6 +228,7 @@ handshake_result tls_client::connect(const std::string& host, std::uint16_t port
       throw harness_error("SSL_set_session: " + openssl_errors());
     }
     if (!options_.sni.empty()) SSL_set_tlsext_host_name(ssl_, options_.sni.c_str());
+    if (options_.request_ocsp_status) SSL_set_tlsext_status_type(ssl_, TLSEXT_STATUSTYPE_ocsp);
     if (!options_.verify_host.empty()) {
       X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
       if (X509_VERIFY_PARAM_set1_ip_asc(param, options_.verify_host.c_str()) != 1) {
@@ -386,6 +387,14 @@ std::string tls_client::peer_certificate_sha256() const {
     hex += digits[md[i] & 0x0f];
   }
   return hex;
+}
+
+std::string tls_client::ocsp_response() const {
+  std::lock_guard lock(mutex_);
+  const unsigned char* der = nullptr;
+  const long length = ssl_ ? SSL_get_tlsext_status_ocsp_resp(ssl_, &der) : -1;
+  if (length <= 0 || !der) return {};
+  return std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
 }
 
 std::shared_ptr<SSL_SESSION> tls_client::session() const {

@@ -53,6 +53,7 @@ struct tls_client_options {
   // OpenSSL security level; -1: the system default. 0 lets a test present
   // keys the default would refuse to use (RSA-1024 for weak_key tests).
   int security_level = -1;
+  bool request_ocsp_status = false;          // send status_request (ask for a stapled OCSP response)
 };
 
 struct handshake_result {
@@ -133,6 +134,9 @@ class tls_client {
   // SHA-256 of the certificate the server presented on the current connection
   // (lowercase hex, no colons, as issued::sha256_hex()); empty when none.
   std::string peer_certificate_sha256() const;
+  // The DER OCSP response the server stapled on the current connection;
+  // empty when none (or when request_ocsp_status was not set).
+  std::string ocsp_response() const;
   int fd() const { return fd_; }
 
   // Session resumption. session() is the current connection's session, or

@@ -26,6 +26,9 @@ struct daemon_facts {
 // Every server certificate and truststore CA of `rt` (and the admin endpoint's).
 std::vector<metrics::certificate_expiry> loaded_certificates(const proxy::runtime& rt);
 
+// Every CRL the services of `rt` loaded.
+std::vector<metrics::crl_freshness> loaded_crls(const proxy::runtime& rt);
+
 std::string status_json(const proxy::server& server, const metrics::registry& metrics, const daemon_facts& facts);
 
 }  // namespace mtlsd::admin

@@ -18,11 +18,14 @@ enum class log_level { trace, debug, info, warn, error };
 enum class log_format { text, json };
 enum class verify_client_mode { none, want, require };
 enum class tls_version { tls1_2, tls1_3 };
+// What a CRL past its nextUpdate means for the clients of its issuer.
+enum class crl_stale_mode { reject, warn };
 
 std::string_view to_string(log_level);
 std::string_view to_string(log_format);
 std::string_view to_string(verify_client_mode);
 std::string_view to_string(tls_version);
+std::string_view to_string(crl_stale_mode);
 
 // Where a key was written, so that errors found after loading (a key that does
 // not match its certificate, say) still point at the line that caused them.
@@ -117,6 +120,18 @@ struct service_config {
   std::string key_path_prefix;
 
   source_position position_of(const std::string& key) const;  // falls back to the block's position
+
+  // Revocation (docs/revocation.md); TLS only. CRL files, PEM (one or more
+  // CRLs each) or DER, absolute after loading; empty: no revocation checking.
+  // Meaningful with verify_client want/require only.
+  std::vector<std::filesystem::path> crl;
+  crl_stale_mode crl_stale = crl_stale_mode::reject;
+  // A DER OCSP response for the server certificate, stapled for clients that
+  // ask (status_request); empty: nothing stapled.
+  std::filesystem::path ocsp_staple_file;
+  // After each successful reload, judge live connections of this service
+  // again under the new rules (truststore, CRLs, whitelist); refused ones are closed.
+  bool reevaluate_live = true;
 };
 
 // [admin]: the operations endpoint (/healthz, /readyz, /metrics, /status).

@@ -5,6 +5,7 @@
 // lines; label values are escaped (backslash, double quote, newline).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,12 +22,19 @@ struct certificate_expiry {
   std::int64_t not_after_seconds = 0;  // Unix time
 };
 
+// One loaded CRL (a service's `crl`): when its issuer promises the next one.
+struct crl_freshness {
+  std::string service;
+  std::string issuer;  // RFC 2253 one-line form
+  std::optional<std::int64_t> next_update_seconds;  // Unix time; nullopt: the CRL has no nextUpdate
+};
+
 struct build_info {
   std::string version;
   std::string openssl;
 };
 
 std::string render(const registry& metrics, const std::vector<certificate_expiry>& certificates,
-                   const build_info& build);
+                   const build_info& build, const std::vector<crl_freshness>& crls = {});
 
 }  // namespace mtlsd::metrics

@@ -77,6 +77,9 @@ struct service_metrics {
   counter backend_connects_ok;
   counter backend_connect_failures;
   histogram backend_connect_duration;  // successful connects
+  // Live connections closed after a reload because the new rules refuse
+  // their client (reevaluate_live), by rejection_reason.
+  std::array<counter, rejection_reason_count> live_rejections;
 };
 
 struct process_metrics {

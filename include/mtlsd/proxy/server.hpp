@@ -70,6 +70,9 @@ class server {
   void drain(std::function<void()> on_closed, std::function<void()> on_done);
   // Closes every live connection now (a second stop signal).
   void stop_sessions();
+  // After apply(next): every worker judges its live TLS connections again
+  // under `next`, on its own thread, after the listeners have switched.
+  void reevaluate_live(std::shared_ptr<const runtime> next);
   // `answered` runs on the control thread once every worker has run a task:
   // proof for the service manager's watchdog that no event loop is stuck.
   void ping_workers(std::function<void()> answered);

@@ -25,6 +25,7 @@
 #include "mtlsd/proxy/service_group.hpp"
 #include "mtlsd/proxy/tcp_stream.hpp"
 #include "mtlsd/tls/handshake_verdict.hpp"
+#include "mtlsd/tls/live_judge.hpp"
 #include "mtlsd/tls/stream.hpp"
 
 namespace mtlsd::proxy {
@@ -42,6 +43,7 @@ enum class close_reason {
   backend_error,
   shutdown,
   max_connections,
+  reevaluated,  // a reload's rules refused the client of a live connection (reevaluate_live)
 };
 std::string_view to_string(close_reason);
 
@@ -56,6 +58,10 @@ class session_registry {
   void stop_all();
   // Called (once per call to this function) when the last session is removed.
   void when_empty(std::function<void()> callback) { when_empty_ = std::move(callback); }
+  // After a reload: judges every live TLS session again under its service's
+  // context in `next` (same name; services with reevaluate_live = false
+  // and those no longer TLS are skipped). Refused sessions close.
+  void reevaluate_all(const std::shared_ptr<const runtime>& next);
 
  private:
   std::unordered_set<session*> sessions_;
@@ -75,6 +81,13 @@ class session : public std::enable_shared_from_this<session> {
   boost::asio::awaitable<void> run();
   // Ends the session promptly (drain deadline passed): close=shutdown.
   void stop();
+  // A reload built `next`: if the client's certificate no longer passes its
+  // service there (`judge`, null when the service is not re-judged),
+  // ends the session with close=reevaluated. A session still in its
+  // handshake is judged once the handshake completes — under the service
+  // its server name selected, with its own judge.
+  void reevaluate(const std::shared_ptr<const runtime>& next, tls::live_judge* judge);
+  const std::string& service_name() const { return service_->config.name; }
 
   static std::uint64_t next_id();
 
@@ -107,6 +120,11 @@ class session : public std::enable_shared_from_this<session> {
   void record_tls_details();
   void log_handshake_failure() const;
   void log_access() const;
+  // Closes the session when `verdict` refuses; true then.
+  bool close_if_refused(const tls::live_verdict& verdict);
+  bool ended_by_us() const {
+    return close_reason_ == close_reason::shutdown || close_reason_ == close_reason::reevaluated;
+  }
 
   const std::uint64_t id_;
   std::shared_ptr<const service_group> services_;
@@ -138,6 +156,9 @@ class session : public std::enable_shared_from_this<session> {
   std::chrono::steady_clock::time_point last_activity_;
   std::uint64_t bytes_from_client_ = 0;
   std::uint64_t bytes_to_client_ = 0;
+  // A reload happened during the handshake: judge under this once it completes.
+  std::shared_ptr<const runtime> reevaluate_after_handshake_;
+  rejection_reason live_rejection_ = rejection_reason::other;  // with close=reevaluated
 };
 
 }  // namespace mtlsd::proxy

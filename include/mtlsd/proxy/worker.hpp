@@ -37,6 +37,8 @@ class worker {
                             std::function<void()> on_idle);
   // Ends every live session now (close=shutdown).
   void stop_sessions();
+  // Judges every live TLS session again under `next` (session_registry::reevaluate_all).
+  void reevaluate_sessions(std::shared_ptr<const runtime> next);
   void join();
 
  private:

@@ -4,6 +4,7 @@
 // service. Building loads and checks every file the service names; problems
 // become config_errors pointing at the key that named the file.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -13,6 +14,8 @@
 #include "mtlsd/config/config.hpp"
 #include "mtlsd/config/error.hpp"
 #include "mtlsd/identity/policy.hpp"
+#include "mtlsd/tls/crl.hpp"
+#include "mtlsd/tls/ocsp_staple.hpp"
 #include "mtlsd/tls/openssl.hpp"
 #include "mtlsd/tls/ticket_keys.hpp"
 #include "mtlsd/tls/verified_chain_cache.hpp"
@@ -61,6 +64,24 @@ class server_context {
   // PKCS#12 entry without friendlyName).
   const std::string& keystore_alias() const { return keystore_alias_; }
 
+  // Revocation (crl.hpp, ocsp_staple.hpp, docs/revocation.md).
+  const std::vector<crl_summary>& crls() const { return crl_summaries_; }
+  crl_stale_mode crl_stale() const { return crl_stale_; }
+  bool reevaluate_live() const { return reevaluate_live_; }
+  // The OCSP response stapled for the server certificate; null when none.
+  const ocsp_staple* staple() const { return staple_.get(); }
+  // Verification met `crl` past its nextUpdate while checking `cert`. With
+  // crl_stale = "warn": logs crl_stale (at most once a minute per CRL of
+  // this context) and returns true, letting verification go on; with
+  // "reject": false. Any thread.
+  bool tolerate_stale_crl(const X509_CRL* crl, X509* cert) const;
+  // A resumed session skips verification; while one of this context's CRLs
+  // is stale under crl_stale = "reject", resumed clients must be judged
+  // like new ones (see proxy::session).
+  bool recheck_resumed(std::int64_t now) const {
+    return crl_stale_ == crl_stale_mode::reject && now >= crls_valid_until_;
+  }
+
  private:
   server_context() = default;
   // OpenSSL's chain verification for this context, through the per-worker
@@ -70,6 +91,7 @@ class server_context {
   // Declared before ctx_ so that it is destroyed after it: the SSL_CTX's
   // ticket callback reads these keys.
   std::unique_ptr<const ticket_keyring> ticket_keys_;
+  std::unique_ptr<const ocsp_staple> staple_;  // read by the SSL_CTX's status callback
   ossl::ssl_ctx_ptr ctx_;
   allow_policy policy_;
   verify_client_mode verify_mode_ = verify_client_mode::require;
@@ -82,6 +104,13 @@ class server_context {
   chain_cache_scope chain_cache_scope_;
   bool require_client_auth_eku_ = true;
   std::string keystore_alias_;
+  std::vector<crl_summary> crl_summaries_;
+  std::vector<const X509_CRL*> crl_objects_;  // held by the SSL_CTX's store; same order as crl_summaries_
+  std::unique_ptr<std::atomic<std::int64_t>[]> stale_logged_;  // per CRL: when crl_stale was last logged
+  crl_stale_mode crl_stale_ = crl_stale_mode::reject;
+  bool reevaluate_live_ = true;
+  // The earliest nextUpdate of the CRLs; max when none has one.
+  std::int64_t crls_valid_until_ = INT64_MAX;
 };
 
 }  // namespace mtlsd::tls

@@ -7,8 +7,9 @@
 //
 // An entry is keyed by the verifying context and the SHA-256 of every
 // certificate the client sent, in order; it never outlives the earliest
-// not_after in the verified chain, and only successes are stored, so every
-// refusal is judged (and explained) afresh. Entries made under an older
+// not_after in the verified chain nor the scope's valid_until (the earliest
+// CRL nextUpdate), and only successes are stored, so every refusal is judged
+// (and explained) afresh. Entries made under an older
 // configuration epoch are dropped as soon as a newer epoch is seen, which is
 // how a reload (or a revocation change) empties the cache. Thread-local: no
 // lock and nothing shared between workers.
@@ -24,6 +25,10 @@ namespace mtlsd::tls {
 struct chain_cache_scope {
   std::uint64_t context_id = 0;  // unique per built server_context
   std::uint64_t epoch = 0;       // configuration generation the context belongs to
+  // Nothing verified under the context is remembered past this unix time:
+  // the earliest nextUpdate of its CRLs, after which a verdict could change
+  // (crl_stale) even though no reload happened.
+  std::int64_t valid_until = INT64_MAX;
 };
 
 // Entries kept per worker; beyond this the oldest go first.

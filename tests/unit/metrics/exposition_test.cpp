@@ -173,6 +173,8 @@ TEST(exposition, each_family_has_help_and_type_once_before_its_samples) {
       "mtlsd_backend_connects_total",
       "mtlsd_backend_connect_duration_seconds",
       "mtlsd_certificate_not_after_seconds",
+      "mtlsd_live_connections_rejected_total",
+      "mtlsd_crl_next_update_seconds",
   };
   std::set<std::string> families;
   for (const auto& [name, n] : type_count) {
@@ -235,6 +237,36 @@ TEST(exposition, certificates_sharing_service_role_and_subject_keep_the_earliest
             "1800000000");
   EXPECT_EQ(value_of(text, R"(mtlsd_certificate_not_after_seconds{service="api",role="server",subject="CN=Root"})"),
             "1900000000");
+}
+
+TEST(exposition, live_rejections_are_counted_per_reason_with_every_reason_present) {
+  registry r;
+  r.service("api")->live_rejections[static_cast<std::size_t>(rejection_reason::revoked)].add(2);
+  const std::string text = render(r, {}, test::sample_build);
+  EXPECT_EQ(value_of(text, R"(mtlsd_live_connections_rejected_total{service="api",reason="revoked"})"), "2");
+  for (std::size_t i = 0; i < rejection_reason_count; ++i) {
+    const auto reason = static_cast<rejection_reason>(i);
+    if (reason == rejection_reason::revoked) continue;
+    const std::string series = R"(mtlsd_live_connections_rejected_total{service="api",reason=")" +
+                               std::string(to_string(reason)) + "\"}";
+    EXPECT_EQ(value_of(text, series), "0") << series;
+  }
+}
+
+TEST(exposition, each_crl_shows_its_next_update_and_one_without_shows_plus_inf) {
+  registry r;
+  const std::vector<crl_freshness> crls = {
+      {"api", "CN=Root", 1900000000},
+      {"api", "CN=Issuing", std::nullopt},
+      // Two CRLs of one issuer: OpenSSL uses the newest, so the latest nextUpdate shows.
+      {"web", "CN=Root", 1800000000},
+      {"web", "CN=Root", 1850000000},
+  };
+  const std::string text = render(r, {}, test::sample_build, crls);
+  EXPECT_EQ(value_of(text, R"(mtlsd_crl_next_update_seconds{service="api",issuer="CN=Root"})"), "1900000000");
+  EXPECT_EQ(value_of(text, R"(mtlsd_crl_next_update_seconds{service="api",issuer="CN=Issuing"})"), "+Inf");
+  EXPECT_EQ(value_of(text, R"(mtlsd_crl_next_update_seconds{service="web",issuer="CN=Root"})"), "1850000000");
+  EXPECT_EQ(lines_starting(text, "mtlsd_crl_next_update_seconds{").size(), 3u);
 }
 
 TEST(exposition, empty_registry_still_exposes_process_families) {

@@ -84,7 +84,11 @@ INSTANTIATE_TEST_SUITE_P(
                       MTLSD_CASE(X509_V_ERR_CA_KEY_TOO_SMALL, weak_key),
                       MTLSD_CASE(X509_V_ERR_PERMITTED_VIOLATION, name_constraints),
                       MTLSD_CASE(X509_V_ERR_EXCLUDED_VIOLATION, name_constraints),
-                      MTLSD_CASE(X509_V_ERR_CRL_SIGNATURE_FAILURE, other),
+                      // A CRL that cannot be used establishes nothing about revocation.
+                      MTLSD_CASE(X509_V_ERR_CRL_SIGNATURE_FAILURE, revocation_unknown),
+                      MTLSD_CASE(X509_V_ERR_CRL_NOT_YET_VALID, revocation_unknown),
+                      MTLSD_CASE(X509_V_ERR_KEYUSAGE_NO_CRL_SIGN, revocation_unknown),
+                      MTLSD_CASE(X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION, revocation_unknown),
                       MTLSD_CASE(X509_V_ERR_OUT_OF_MEM, other),
                       MTLSD_CASE(X509_V_OK, other)),
     [](const ::testing::TestParamInfo<verify_error_case>& p) {

@@ -122,6 +122,20 @@ TEST_F(verified_chain_cache, a_newer_epoch_empties_the_cache_and_an_older_one_by
   EXPECT_EQ(verified_chains_cached(), 1u) << "an old-epoch verdict was stored";
 }
 
+TEST_F(verified_chain_cache, an_entry_ends_at_the_scopes_valid_until) {
+  // valid_until is the earliest CRL nextUpdate: past it, a revocation check
+  // could fail (crl_stale) although the chain itself is still valid.
+  const std::int64_t now = std::time(nullptr);
+  const chain_cache_scope scope{1, 1, now + 600};
+  ASSERT_EQ(verify(alice, scope, now), 1);
+  int before = callback_calls;
+  EXPECT_EQ(verify(alice, scope, now + 599), 1);
+  EXPECT_EQ(callback_calls, before) << "still before valid_until: the cached verdict applies";
+  before = callback_calls;
+  EXPECT_EQ(verify(alice, scope, now + 600), 1);
+  EXPECT_GT(callback_calls, before) << "a verdict was used past the scope's valid_until";
+}
+
 TEST_F(verified_chain_cache, stays_within_its_capacity) {
   for (std::size_t i = 0; i < verified_chain_cache_capacity + 10; ++i)
     ASSERT_EQ(verify(alice, {i + 1, 1}), 1);
