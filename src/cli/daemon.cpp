@@ -248,8 +248,10 @@ void daemon::reload(trigger why) {
   auto loaded = load_and_validate(config_file_);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) log::error(log::record("reload_error").add("error", e.to_string()));
-    reload_failed(loaded.errors.front().to_string(), loaded.errors.size());
+    // Fingerprint before saying so: whoever reacts to reload_failed by
+    // fixing a file must see that fix picked up, never absorbed.
     observe_after_failure(proxy::named_files(loaded.cfg), before);
+    reload_failed(loaded.errors.front().to_string(), loaded.errors.size());
     return;
   }
   std::shared_ptr<proxy::runtime> next(std::move(loaded.runtime));
@@ -258,8 +260,8 @@ void daemon::reload(trigger why) {
   std::string bind_error;
   if (!server_.apply(next, bind_error)) {
     log::error(log::record("reload_error").add("error", bind_error));
-    reload_failed(bind_error, 1);
     observe_after_failure(next->files, before);
+    reload_failed(bind_error, 1);
     return;
   }
   if (admin_ && next->admin_tls) admin_->set_tls(next->admin_tls);
