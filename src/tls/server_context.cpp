@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iterator>
@@ -52,51 +53,37 @@ struct builder {
   void warn(std::string message) { warnings.push_back("service " + service.name + ": " + std::move(message)); }
 };
 
-std::string read_password(const std::filesystem::path& file, std::string& error) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + file.string();
-    return {};
-  }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Only the first line: files written with `echo` end in a newline.
-  if (auto eol = text.find_first_of("\r\n"); eol != std::string::npos) {
-    OPENSSL_cleanse(text.data() + eol, text.size() - eol);
-    text.resize(eol);
-  }
-  return text;
-}
-
 // Passphrase source for PEM_read_bio_PrivateKey. Records whether OpenSSL
 // asked at all, which is how we know the key is encrypted.
 struct passphrase_request {
-  const std::string* password = nullptr;  // null: none configured
+  const secret_bytes* password = nullptr;  // null: none configured
   bool asked = false;
 };
 
 int passphrase_callback(char* buf, int size, int, void* userdata) {
   auto* request = static_cast<passphrase_request*>(userdata);
   request->asked = true;
-  const std::string* password = request->password;
+  const secret_bytes* password = request->password;
   if (!password || password->empty() || static_cast<int>(password->size()) > size) return -1;
-  password->copy(buf, password->size());
+  std::memcpy(buf, password->data(), password->size());
   return static_cast<int>(password->size());
 }
 
 void load_key(builder& b, SSL_CTX* ctx) {
   const auto& service = b.service;
-  std::string password;
+  secret_bytes password;
   if (!service.key_password_file.empty()) {
     std::string error;
-    password = read_password(service.key_password_file, error);
-    if (!error.empty()) return b.fail("key_password_file", error);
+    auto read = detail::read_password_file(service.key_password_file, error);
+    if (!read) return b.fail("key_password_file", error);
+    password = std::move(*read);
   }
   ERR_clear_error();
   passphrase_request request{service.key_password_file.empty() ? nullptr : &password};
   ossl::bio_ptr bio(BIO_new_file(service.key.c_str(), "r"));
   ossl::pkey_ptr key;
   if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, passphrase_callback, &request));
-  OPENSSL_cleanse(password.data(), password.size());
+  password.wipe();
   if (!key) {
     const std::string why = ossl::drain_errors("no private key found");
     if (request.asked && !request.password)

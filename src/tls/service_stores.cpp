@@ -62,6 +62,18 @@ std::string read_whole(const fs::path& file, off_t limit, Buffer& out) {
   return {};
 }
 
+}  // namespace
+
+std::optional<secret_bytes> read_password_file(const fs::path& file, std::string& error) {
+  secret_bytes value;
+  if (error = read_whole(file, max_password_file_size, value); !error.empty()) return std::nullopt;
+  const auto text = value.text();
+  if (auto eol = text.find_first_of("\r\n"); eol != std::string_view::npos) value.shrink_to(eol);
+  return value;
+}
+
+namespace {
+
 struct password {
   secret_bytes value;
   std::string key;     // the config key it came from
@@ -77,13 +89,13 @@ std::optional<password> read_password(const std::string& store, const fs::path& 
   if (!file.empty()) {
     out.key = store + "_password_file";
     out.source = out.key + " " + file.string();
-    if (auto error = read_whole(file, max_password_file_size, out.value); !error.empty()) {
+    std::string error;
+    auto value = read_password_file(file, error);
+    if (!value) {
       problems.push_back({out.key, error});
       return std::nullopt;
     }
-    // Only the first line: files written with `echo` end in a newline.
-    const auto text = out.value.text();
-    if (auto eol = text.find_first_of("\r\n"); eol != std::string_view::npos) out.value.shrink_to(eol);
+    out.value = std::move(*value);
     return out;
   }
   if (!variable.empty()) {

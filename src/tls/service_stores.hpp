@@ -12,8 +12,13 @@
 #include "mtlsd/config/config.hpp"
 #include "mtlsd/tls/keystore.hpp"
 #include "mtlsd/tls/openssl.hpp"
+#include "mtlsd/tls/secret.hpp"
 
 namespace mtlsd::tls::detail {
+
+// The first line of a password file (files written with `echo` end in a
+// newline); `error` set and nothing returned when it cannot be read.
+std::optional<secret_bytes> read_password_file(const std::filesystem::path& file, std::string& error);
 
 struct store_problem {
   std::string key;  // "keystore", "keystore_password_env", ...
