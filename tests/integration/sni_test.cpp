@@ -221,6 +221,24 @@ TEST_F(sni_routing, each_service_keeps_its_own_connection_limit) {
   EXPECT_EQ(backend_a_.accepted(), 2u);
 }
 
+TEST_F(sni_routing, the_minimum_tls_version_follows_the_selected_service) {
+  config_spec config;
+  config.services.push_back(named("alpha", backend_a_, "require", R"(["alpha.example"])", "ca-a.crt", "alpha"));
+  config.services.back().lines.push_back(R"(min_tls_version = "1.3")");
+  config.services.push_back(named("fallback", backend_default_, "none", "", "", "server"));
+  start(config);
+
+  auto old_client = attempt("alpha.example", client_a_, TLS1_2_VERSION);
+  EXPECT_FALSE(old_client.probe.admitted);
+  EXPECT_EQ(old_client.probe.alert_received, "protocol_version") << old_client.probe.error;
+  daemon().wait_event("handshake_failed", {{"svc", "alpha"}, {"reason", "protocol_version"}});
+  EXPECT_TRUE(attempt("alpha.example", client_a_).probe.admitted);
+  // The default service on the same socket still speaks TLS 1.2.
+  EXPECT_TRUE(attempt("", std::nullopt, TLS1_2_VERSION).probe.admitted);
+  EXPECT_EQ(backend_a_.accepted(), 1u);
+  EXPECT_EQ(backend_default_.accepted(), 1u);
+}
+
 class sni_resumption : public sni_routing, public ::testing::WithParamInterface<int> {};
 
 TEST_P(sni_resumption, a_session_never_resumes_into_another_service) {
