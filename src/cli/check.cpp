@@ -52,6 +52,13 @@ void print_revocation(std::ostream& out, const service_config& s, const tls::ser
             << ")\n";
       }
     }
+    if (tls.ocsp() == ocsp_mode::off) {
+      out << "  ocsp           off\n";
+    } else {
+      out << "  ocsp           " << to_string(tls.ocsp()) << ", responder "
+          << (tls.ocsp_url().empty() ? std::string("from each certificate (AIA)") : tls.ocsp_url()) << ", timeout "
+          << format_duration(tls.ocsp_timeout()) << '\n';
+    }
     out << "  live connections "
         << (s.reevaluate_live ? "judged again after each reload (reevaluate_live)"
                               : "keep the rules they were admitted under (reevaluate_live = false)")

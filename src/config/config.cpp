@@ -47,6 +47,15 @@ std::string_view to_string(crl_stale_mode mode) {
   return "unknown";
 }
 
+std::string_view to_string(ocsp_mode mode) {
+  switch (mode) {
+    case ocsp_mode::off: return "off";
+    case ocsp_mode::soft: return "soft";
+    case ocsp_mode::hard: return "hard";
+  }
+  return "unknown";
+}
+
 bool allow_rules::empty() const { return size() == 0; }
 
 std::size_t allow_rules::size() const {

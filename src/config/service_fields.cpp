@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "config/server_names.hpp"
+#include "mtlsd/fetch/http_client.hpp"
 #include "config/store_fields.hpp"
 #include "config/text_util.hpp"
 #include "config/whitelist.hpp"
@@ -20,7 +21,7 @@ constexpr std::string_view all_service_keys[] = {
     "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
     "truststore_password_file", "truststore_password_env",
     "crl", "crl_stale",
-    "ocsp_staple_file", "reevaluate_live"};
+    "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
@@ -28,7 +29,7 @@ constexpr std::string_view tls_keys[] = {
     "server_names", "require_client_auth_eku",
     "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
     "truststore_password_file", "truststore_password_env",
-    "crl", "crl_stale", "ocsp_staple_file", "reevaluate_live"};
+    "crl", "crl_stale", "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
@@ -41,6 +42,21 @@ constexpr enum_name<verify_client_mode> verify_client_names[] = {
     {"none", verify_client_mode::none}, {"want", verify_client_mode::want}, {"require", verify_client_mode::require}};
 
 constexpr enum_name<tls_version> tls_version_names[] = {{"1.2", tls_version::tls1_2}, {"1.3", tls_version::tls1_3}};
+
+constexpr enum_name<ocsp_mode> ocsp_names[] = {
+    {"off", ocsp_mode::off}, {"soft", ocsp_mode::soft}, {"hard", ocsp_mode::hard}};
+
+// OCSP requests go out over plain HTTP (RFC 6960 appendix A); the answer is signed.
+std::optional<std::string> read_ocsp_url(diagnostics& diag, const toml::node& node, const std::string& key) {
+  auto text = read_string(diag, node, key);
+  if (!text) return std::nullopt;
+  std::string error;
+  if (!fetch::parse_http_url(*text, error)) {
+    diag.report(diag.at(node), key, "invalid OCSP responder URL " + quote(*text) + ": " + error);
+    return std::nullopt;
+  }
+  return text;
+}
 
 constexpr enum_name<crl_stale_mode> crl_stale_names[] = {{"reject", crl_stale_mode::reject},
                                                          {"warn", crl_stale_mode::warn}};
@@ -147,6 +163,12 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.ocsp_staple_file = read_path(diag, node, key, base_dir);
     } else if (name == "reevaluate_live") {
       out.reevaluate_live = read_bool(diag, node, key);
+    } else if (name == "ocsp") {
+      out.ocsp = read_enum(diag, node, key, ocsp_names);
+    } else if (name == "ocsp_url") {
+      out.ocsp_url = read_ocsp_url(diag, node, key);
+    } else if (name == "ocsp_timeout") {
+      out.ocsp_timeout = read_duration(diag, node, key, false);
     } else {
       read_store_field(diag, node, name, key, base_dir, out);
     }

@@ -43,6 +43,9 @@ struct service_fields {
   std::optional<crl_stale_mode> crl_stale;
   std::optional<path_setting> ocsp_staple_file;
   std::optional<bool> reevaluate_live;
+  std::optional<ocsp_mode> ocsp;
+  std::optional<std::string> ocsp_url;
+  std::optional<duration> ocsp_timeout;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

@@ -121,6 +121,9 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply("crl_stale", &service_fields::crl_stale, svc.crl_stale);
   apply_path("ocsp_staple_file", &service_fields::ocsp_staple_file, svc.ocsp_staple_file);
   apply("reevaluate_live", &service_fields::reevaluate_live, svc.reevaluate_live);
+  apply("ocsp", &service_fields::ocsp, svc.ocsp);
+  apply("ocsp_url", &service_fields::ocsp_url, svc.ocsp_url);
+  apply("ocsp_timeout", &service_fields::ocsp_timeout, svc.ocsp_timeout);
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");

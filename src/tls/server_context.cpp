@@ -332,8 +332,22 @@ std::uint64_t next_context_id() {
 
 }  // namespace
 
+void server_context::note_ocsp_soft_fail(const std::string& subject, const std::string& why) const {
+  const std::int64_t now = std::time(nullptr);
+  std::int64_t last = ocsp_soft_logged_->load(std::memory_order_relaxed);
+  if (now - last < 60 || !ocsp_soft_logged_->compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+  log::warn(log::record("ocsp_soft_fail")
+                .add("svc", service_name_)
+                .add("subject", subject)
+                .add("error", why)
+                .add("message", "admitted without an OCSP answer (ocsp = soft); logged at most once a minute"));
+}
+
 int server_context::verify_chain(X509_STORE_CTX* store, void* self) {
   const auto* context = static_cast<const server_context*>(self);
+  // A remembered chain would skip the verify callback, and with it the
+  // OCSP question; answers have their own cache (ocsp_check.hpp).
+  if (context->ocsp_ != ocsp_mode::off) return X509_verify_cert(store);
   return verify_chain_cached(store, context->chain_cache_scope_, context->sha256_.get(), std::time(nullptr));
 }
 
@@ -349,6 +363,9 @@ bool server_context::take_over(SSL* ssl) const {
   const bool param_ok = X509_VERIFY_PARAM_inherit(param, SSL_CTX_get0_param(ctx)) == 1;
   X509_VERIFY_PARAM_set_inh_flags(param, inherit);
   SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
+  // Selected later than SSL_new, the async mode must follow too: the
+  // certificate arrives in a later SSL_accept call, which then runs as a job.
+  if (SSL_CTX_get_mode(ctx) & SSL_MODE_ASYNC) SSL_set_mode(ssl, SSL_MODE_ASYNC);
   STACK_OF(X509_NAME)* listed = SSL_CTX_get_client_CA_list(ctx);
   STACK_OF(X509_NAME)* names = listed ? SSL_dup_CA_list(listed) : sk_X509_NAME_new_null();
   if (!param_ok || !names) return false;
@@ -414,6 +431,12 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   }
   result->crl_stale_ = service.crl_stale;
   result->reevaluate_live_ = service.reevaluate_live;
+  result->ocsp_ = service.verify_client == verify_client_mode::none ? ocsp_mode::off : service.ocsp;
+  result->ocsp_url_ = service.ocsp_url;
+  result->ocsp_timeout_ = std::chrono::duration_cast<std::chrono::milliseconds>(service.ocsp_timeout);
+  // Handshakes run as async jobs only where a responder may be waited for
+  // (ocsp_check.hpp); the job machinery costs a little on every call.
+  if (result->ocsp_ != ocsp_mode::off) SSL_CTX_set_mode(ctx, SSL_MODE_ASYNC);
   if (service.verify_client != verify_client_mode::none && !service.crl.empty() && usable("crl") &&
       usable("verify_client")) {
     crl_load crls = install_crls(b, ctx);

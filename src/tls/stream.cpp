@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "mtlsd/tls/error.hpp"
+#include "mtlsd/tls/ocsp_check.hpp"
 
 namespace mtlsd::tls {
 
@@ -30,6 +31,8 @@ stream::progress stream::after_call(int ret, bool keep_error_queue, error_code& 
     case SSL_ERROR_WANT_WRITE:
       pending_ = error;
       return progress::again;
+    case SSL_ERROR_WANT_ASYNC:
+      return progress::paused;
     case SSL_ERROR_ZERO_RETURN:
       ec = asio::error::eof;
       break;
@@ -58,13 +61,25 @@ asio::awaitable<error_code> stream::wait_ready() {
 }
 
 asio::awaitable<error_code> stream::accept() {
+  bool job_paused = false;
   for (;;) {
-    if (cancelled_) co_return asio::error::operation_aborted;
+    // A paused job is resumed even after a cancel, so that it runs to its
+    // end (the verify callback then refuses) instead of staying parked.
+    if (cancelled_ && !job_paused) co_return asio::error::operation_aborted;
+    job_paused = false;
     ERR_clear_error();
     error_code ec;
     switch (after_call(SSL_accept(ssl_.get()), true, ec)) {
-      case progress::done: co_return error_code{};
+      case progress::done:
+        // Reads and writes never wait for anyone but the peer; as async
+        // jobs they would only pay the job switch on every call.
+        SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);
+        co_return error_code{};
       case progress::failed: co_return ec;
+      case progress::paused:
+        co_await answer_pending_ocsp(ssl_.get());
+        job_paused = true;
+        break;
       case progress::again:
         if (auto wait_ec = co_await wait_ready()) co_return wait_ec;
     }
@@ -128,6 +143,10 @@ io_step stream::step_of(int ret, std::size_t bytes) {
       break;
     case progress::failed:
       step.status = step.error == asio::error::eof ? io_status::eof : io_status::failed;
+      break;
+    case progress::paused:  // async mode ends with the handshake; never here
+      step.status = io_status::failed;
+      step.error = asio::error::operation_not_supported;
       break;
   }
   return step;

@@ -203,6 +203,8 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
                       certificate_fields(cert, 0) + ": no allow rule matched " + decision.detail);
       return 0;
     }
+    // Last, after the cheap checks: it may cost a round trip to the responder.
+    if (verdict->context->ocsp() != ocsp_mode::off && !ocsp_admits(store, cert, *verdict)) return 0;
   }
   return 1;
 }

@@ -22,6 +22,11 @@ handshake_verdict* verdict_of(SSL* ssl);
 // server name selects (server_name.cpp).
 int select_by_server_name(SSL* ssl, int* alert, void* unused);
 
+// OCSP for the verified leaf (ocsp_check.cpp): true to go on, false with
+// the refusal recorded in `verdict`. May pause the handshake's async job
+// until the responder has answered.
+bool ocsp_admits(X509_STORE_CTX* store, X509* leaf, handshake_verdict& verdict);
+
 // The detail a refusal logs, shared with the live re-evaluation
 // (live_judge.hpp) so that both name certificates and errors alike:
 // the certificate's fields ("subject=... issuer=... not_before=...

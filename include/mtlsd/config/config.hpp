@@ -20,12 +20,14 @@ enum class verify_client_mode { none, want, require };
 enum class tls_version { tls1_2, tls1_3 };
 // What a CRL past its nextUpdate means for the clients of its issuer.
 enum class crl_stale_mode { reject, warn };
+enum class ocsp_mode { off, soft, hard };
 
 std::string_view to_string(log_level);
 std::string_view to_string(log_format);
 std::string_view to_string(verify_client_mode);
 std::string_view to_string(tls_version);
 std::string_view to_string(crl_stale_mode);
+std::string_view to_string(ocsp_mode);
 
 // Where a key was written, so that errors found after loading (a key that does
 // not match its certificate, say) still point at the line that caused them.
@@ -132,6 +134,13 @@ struct service_config {
   // After each successful reload, judge live connections of this service
   // again under the new rules (truststore, CRLs, whitelist); refused ones are closed.
   bool reevaluate_live = true;
+  // OCSP for the client's own certificate, asked during the handshake
+  // without blocking the event loop: off, soft (admit when no answer can be
+  // had) or hard (refuse then). The responder is the certificate's AIA
+  // unless ocsp_url names one; answers are cached until their nextUpdate.
+  ocsp_mode ocsp = ocsp_mode::off;
+  std::string ocsp_url;  // empty: from the certificate
+  duration ocsp_timeout = std::chrono::seconds(3);
 };
 
 // [admin]: the operations endpoint (/healthz, /readyz, /metrics, /status).

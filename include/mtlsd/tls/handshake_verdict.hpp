@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mtlsd/identity/identity.hpp"
+#include "mtlsd/tls/ocsp_check.hpp"
 #include "mtlsd/tls/rejection.hpp"
 
 typedef struct ssl_st SSL;
@@ -26,6 +27,8 @@ struct handshake_verdict {
   // context (and replaces `context`); null when the socket serves one.
   const sni_table* routes = nullptr;
   std::string server_name;  // as the client sent it; empty without SNI
+  // An OCSP question the verify callback is waiting on (ocsp_check.hpp).
+  std::unique_ptr<ocsp_exchange> ocsp;
 
   void refuse(rejection_reason r, std::string why) {
     if (refused) return;

@@ -5,6 +5,7 @@
 // become config_errors pointing at the key that named the file.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -68,6 +69,12 @@ class server_context {
   const std::vector<crl_summary>& crls() const { return crl_summaries_; }
   crl_stale_mode crl_stale() const { return crl_stale_; }
   bool reevaluate_live() const { return reevaluate_live_; }
+  ocsp_mode ocsp() const { return ocsp_; }
+  const std::string& ocsp_url() const { return ocsp_url_; }
+  std::chrono::milliseconds ocsp_timeout() const { return ocsp_timeout_; }
+  // ocsp = "soft" admitted a client without an answer: logged at most once
+  // a minute per service, since a responder outage affects every client.
+  void note_ocsp_soft_fail(const std::string& subject, const std::string& why) const;
   // The OCSP response stapled for the server certificate; null when none.
   const ocsp_staple* staple() const { return staple_.get(); }
   // Verification met `crl` past its nextUpdate while checking `cert`. With
@@ -109,6 +116,10 @@ class server_context {
   std::unique_ptr<std::atomic<std::int64_t>[]> stale_logged_;  // per CRL: when crl_stale was last logged
   crl_stale_mode crl_stale_ = crl_stale_mode::reject;
   bool reevaluate_live_ = true;
+  ocsp_mode ocsp_ = ocsp_mode::off;
+  std::string ocsp_url_;
+  std::chrono::milliseconds ocsp_timeout_{3000};
+  std::unique_ptr<std::atomic<std::int64_t>> ocsp_soft_logged_ = std::make_unique<std::atomic<std::int64_t>>(0);
   // The earliest nextUpdate of the CRLs; max when none has one.
   std::int64_t crls_valid_until_ = INT64_MAX;
 };

@@ -60,7 +60,8 @@ class stream final : public byte_stream {
   boost::asio::ip::tcp::socket& socket() override { return socket_; }
 
  private:
-  enum class progress { done, again, failed };
+  // paused: the handshake's async job waits for an OCSP answer (ocsp_check.hpp).
+  enum class progress { done, again, paused, failed };
   progress after_call(int ret, bool keep_error_queue, error_code& ec);
   io_step step_of(int ret, std::size_t bytes);
   boost::asio::awaitable<error_code> wait_ready();
