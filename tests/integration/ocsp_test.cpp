@@ -36,6 +36,7 @@ class ocsp : public mtlsd_test {
     revoked_id_ = pki().write_client("revoked", revoked_);
     unknown_id_ = pki().write_client("unknown", unknown_);
     write_file(dir_ / "client-ca.key", pki().client_ca.key_pem());
+    write_file(dir_ / "client-ca.crt", pki().client_ca.cert_pem());
     // The responder's database, in `openssl ca` index format: V(alid) or
     // R(evoked) with the revocation time; a serial not listed is "unknown".
     write_file(dir_ / "index.txt", "V\t351231235959Z\t\t" + serial_hex(good_) + "\tunknown\t/CN=good-client\n" +
@@ -49,13 +50,13 @@ class ocsp : public mtlsd_test {
     return s;
   }
 
-  // Starts `openssl ocsp` on an ephemeral port, signing with the client CA
-  // itself; returns its URL.
-  std::string start_responder() {
+  // Starts `openssl ocsp` on an ephemeral port, signing with `signer` (the
+  // client CA itself unless given); returns its URL.
+  std::string start_responder(const std::string& signer = "client-ca") {
     responder_ = std::make_unique<process>(
         std::vector<std::string>{"openssl", "ocsp", "-index", (dir_ / "index.txt").string(), "-port", "0",
-                                 "-rsigner", pki().client_ca_file().string(), "-rkey",
-                                 (dir_ / "client-ca.key").string(), "-CA", pki().client_ca_file().string(),
+                                 "-rsigner", (dir_ / (signer + ".crt")).string(), "-rkey",
+                                 (dir_ / (signer + ".key")).string(), "-CA", pki().client_ca_file().string(),
                                  "-nmin", "10", "-ignore_err"},
         in_path());
     const std::string line = responder_->wait_for_line(rx("^ACCEPT "), 10s);
@@ -131,6 +132,33 @@ TEST_P(ocsp_modes, an_unreachable_responder_admits_only_in_soft_mode) {
 
 INSTANTIATE_TEST_SUITE_P(modes, ocsp_modes, ::testing::Values("soft", "hard"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST_F(ocsp, a_delegated_responder_needs_the_ocsp_signing_eku_from_the_issuer) {
+  if (!have_program("openssl")) GTEST_SKIP() << "openssl is not installed";
+  cert_spec delegated;
+  delegated.cn = {"OCSP responder"};
+  delegated.eku = eku_kind::ocsp_signing;
+  const issued responder = issue(delegated, pki().client_ca);
+  write_file(dir_ / "delegated.crt", responder.cert_pem());
+  write_file(dir_ / "delegated.key", responder.key_pem());
+  cert_spec pretender = delegated;
+  pretender.cn = {"Not an OCSP responder"};
+  pretender.eku = eku_kind::client_auth;
+  const issued impostor = issue(pretender, pki().client_ca);
+  write_file(dir_ / "impostor.crt", impostor.cert_pem());
+  write_file(dir_ / "impostor.key", impostor.key_pem());
+
+  start_with("hard", start_responder("delegated"));
+  EXPECT_TRUE(connect_and_probe(good_id_).admitted) << "a delegated responder's answer counts";
+  daemon_.reset();
+
+  // Issued by the same CA, but not authorised to answer for it.
+  start_with("hard", start_responder("impostor"));
+  EXPECT_FALSE(connect_and_probe(good_id_).admitted);
+  const auto refused = daemon().wait_event("handshake_failed", {{"reason", "revocation_unknown"}});
+  EXPECT_NE(refused.get("detail").find("signature or its responder's authority does not verify"), std::string::npos)
+      << refused.get("detail");
+}
 
 TEST_F(ocsp, a_good_answer_is_cached_until_its_next_update) {
   if (!have_program("openssl")) GTEST_SKIP() << "openssl is not installed";

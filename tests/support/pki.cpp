@@ -256,6 +256,7 @@ void add_extended_key_usage(X509* cert, const cert_spec& spec) {
   };
   if (spec.eku == eku_kind::server_auth || spec.eku == eku_kind::both) push(NID_server_auth);
   if (spec.eku == eku_kind::client_auth || spec.eku == eku_kind::both) push(NID_client_auth);
+  if (spec.eku == eku_kind::ocsp_signing) push(NID_OCSP_sign);
   check(X509_add1_ext_i2d(cert, NID_ext_key_usage, eku.get(), 0, X509V3_ADD_DEFAULT) == 1,
         "add extendedKeyUsage");
 }

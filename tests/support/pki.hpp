@@ -23,7 +23,7 @@ using x509_ptr = std::unique_ptr<X509, x509_deleter>;
 // rsa1024, ec_p224 and dsa2048 are below mtlsd's key policy (weak_key tests).
 enum class key_kind { ec_p256, rsa2048, rsa1024, ec_p224, dsa2048, ed25519 };
 enum class key_usage_kind { digital_signature, key_encipherment, key_agreement, key_cert_sign, crl_sign };
-enum class eku_kind { none, client_auth, server_auth, both };
+enum class eku_kind { none, client_auth, server_auth, both, ocsp_signing };
 
 struct cert_spec {
   // Subject attributes, in order. Values may hold embedded NUL bytes.
