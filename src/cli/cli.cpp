@@ -17,6 +17,7 @@
 #include "cli/check.hpp"
 #include "cli/daemon.hpp"
 #include "cli/validated_config.hpp"
+#include "mtlsd/cli/verify.hpp"
 #include "mtlsd/log/logging.hpp"
 #include "mtlsd/platform/pid_file.hpp"
 
@@ -33,6 +34,8 @@ constexpr const char* main_help =
     "  mtlsd check --config FILE     validate FILE and everything it names, print a summary\n"
     "  mtlsd reload --pid-file FILE  ask the running mtlsd to reload (SIGHUP); or --config FILE\n"
     "                                to use its [server] pid_file\n"
+    "  mtlsd verify --config FILE --service NAME CHAIN.pem\n"
+    "                                judge a client certificate chain as the service would\n"
     "  mtlsd version                 print the version\n"
     "\n"
     "Options:\n"
@@ -180,6 +183,15 @@ int run_reload(const options& opts) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // verify has options of its own; it parses everything after its name.
+  if (argc >= 2 && std::string_view(argv[1]) == "verify") {
+    try {
+      return run_verify(std::vector<std::string_view>(argv + 2, argv + argc), std::cout, std::cerr);
+    } catch (const std::exception& e) {
+      std::cerr << "mtlsd: " << e.what() << '\n';
+      return 2;
+    }
+  }
   options opts;
   if (auto exit_code = parse(argc, argv, opts)) return *exit_code;
   if (opts.help) {

@@ -467,4 +467,14 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   return result;
 }
 
+std::shared_ptr<const server_context> server_context::build_verifier(const service_config& service,
+                                                                     config_errors& errors,
+                                                                     std::vector<std::string>& warnings) {
+  // build() skips whatever a key named in known_bad points at; naming every
+  // server-side key leaves exactly the client-verification half.
+  static const std::set<std::string> server_side = {"cert", "key", "key_password_file", "keystore",
+                                                    "ocsp_staple_file", "session_ticket_key_file"};
+  return build(service, errors, warnings, server_side);
+}
+
 }  // namespace mtlsd::tls

@@ -40,6 +40,12 @@ class server_context {
   static std::shared_ptr<const server_context> build(const service_config& service, config_errors& errors,
                                                      std::vector<std::string>& warnings,
                                                      const std::set<std::string>& known_bad = {});
+  // For `mtlsd verify` without a config file: a context that judges client
+  // certificates exactly as build() would (truststore, CRLs, depth, EKU,
+  // whitelist) but serves no certificate of its own, so `service` needs no
+  // cert or key. Never for a listener.
+  static std::shared_ptr<const server_context> build_verifier(const service_config& service, config_errors& errors,
+                                                              std::vector<std::string>& warnings);
 
   SSL_CTX* native() const { return ctx_.get(); }
   // Makes a handshake that started under another service's context (same
