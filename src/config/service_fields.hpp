@@ -43,6 +43,8 @@ struct service_fields {
   std::optional<crl_stale_mode> crl_stale;
   std::optional<path_setting> ocsp_staple_file;
   std::optional<bool> reevaluate_live;
+  std::optional<std::vector<std::string>> crl_url;
+  std::optional<bool> crl_from_cdp;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

@@ -6,10 +6,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <openssl/ssl.h>
 
 #include "mtlsd/config/config.hpp"
 #include "mtlsd/config/error.hpp"
@@ -68,6 +71,15 @@ class server_context {
   const std::vector<crl_summary>& crls() const { return crl_summaries_; }
   crl_stale_mode crl_stale() const { return crl_stale_; }
   bool reevaluate_live() const { return reevaluate_live_; }
+  // CRLs fetched over HTTP for this service (crl_url, then the truststore's
+  // distribution points with crl_from_cdp), each with its cache file.
+  struct fetched_crl {
+    std::string url;
+    std::filesystem::path cache_file;
+  };
+  const std::vector<fetched_crl>& fetched_crls() const { return fetched_crls_; }
+  // The CA certificates a fetched CRL is checked against, as `crl` files are.
+  X509_STORE* trust_store() const { return SSL_CTX_get_cert_store(ctx_.get()); }
   // The OCSP response stapled for the server certificate; null when none.
   const ocsp_staple* staple() const { return staple_.get(); }
   // Verification met `crl` past its nextUpdate while checking `cert`. With
@@ -111,6 +123,7 @@ class server_context {
   bool reevaluate_live_ = true;
   // The earliest nextUpdate of the CRLs; max when none has one.
   std::int64_t crls_valid_until_ = INT64_MAX;
+  std::vector<fetched_crl> fetched_crls_;
 };
 
 }  // namespace mtlsd::tls
