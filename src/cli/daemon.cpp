@@ -87,6 +87,7 @@ const char* daemon::name_of(trigger why) {
     case trigger::signal: return "SIGHUP";
     case trigger::watch: return "watch";
     case trigger::interval: return "reload_interval";
+    case trigger::crl_fetch: return "crl_fetch";
   }
   return "reload";
 }
@@ -133,6 +134,9 @@ void daemon::start_up() {
   // Written as the user mtlsd runs as, so that it can remove the file at exit:
   // a stale pid file would point `mtlsd reload` at an unrelated process.
   if (!first->server.pid_file.empty()) pid_file_ = platform::pid_file(first->server.pid_file);
+  // As the user that will write it; only when something is fetched, so the
+  // default directory is never required of a configuration without crl_url.
+  if (fetches_crls(*first)) prepare_crl_cache_dir(first->server.crl_cache_dir);
   warn_about_unused_inherited_sockets();
 
   server_.start();
@@ -143,6 +147,7 @@ void daemon::start_up() {
   rearm_reload_interval();
   rearm_watchdog();
   rearm_expiry_check();
+  crl_refresh_.follow(*first);
 
   facts_.ready = true;
   facts_.generation = 1;
@@ -223,6 +228,7 @@ void daemon::begin_drain(int signal_number) {
     signals_.cancel(ignored);
     watchdog_timer_.cancel();
     expiry_timer_.cancel();
+    crl_refresh_.stop();
     if (admin_) admin_->stop();
   });
 }
@@ -286,6 +292,7 @@ void daemon::reload(trigger why) {
                 .add("generation", facts_.generation)
                 .add("services", static_cast<std::uint64_t>(next->services.size()))
                 .add("trigger", name_of(why)));
+  crl_refresh_.follow(*next);
   // Connections accepted under the old rules are judged under the new ones.
   server_.reevaluate_live(next);
   notify_.ready(status_line());
@@ -399,7 +406,7 @@ admin::response daemon::serve_admin(std::string_view path) {
   if (path == "/metrics")
     return {200, "text/plain; version=0.0.4; charset=utf-8",
             metrics::render(metrics_, admin::loaded_certificates(server_.current()), facts_.build,
-                            admin::loaded_crls(server_.current()))};
+                            admin::loaded_crls(server_.current()), crl_refresh_.statuses())};
   if (path == "/status") return {200, "application/json", admin::status_json(server_, metrics_, facts_) + "\n"};
   return {404, "text/plain; charset=utf-8", "not found; try /healthz, /readyz, /metrics or /status\n"};
 }

@@ -17,6 +17,7 @@
 
 #include "mtlsd/admin/endpoint.hpp"
 #include "mtlsd/admin/status.hpp"
+#include "mtlsd/cli/crl_refresh.hpp"
 #include "mtlsd/metrics/metrics.hpp"
 #include "mtlsd/platform/file_watch.hpp"
 #include "mtlsd/platform/inherited_sockets.hpp"
@@ -39,7 +40,7 @@ class daemon {
   int run();
 
  private:
-  enum class trigger { signal, watch, interval };
+  enum class trigger { signal, watch, interval, crl_fetch };
   static const char* name_of(trigger why);
 
   void start_up();
@@ -79,6 +80,8 @@ class daemon {
   boost::asio::steady_timer expiry_timer_{io_};
   bool draining_ = false;
   bool finished_ = false;
+  // CRLs fetched over HTTP; a replaced cached copy triggers reload(crl_fetch).
+  crl_refresher crl_refresh_{io_, [this] { reload(trigger::crl_fetch); }};
 };
 
 }  // namespace mtlsd::cli

@@ -98,6 +98,10 @@ server_config read_server(diagnostics& diag, const toml::table& table, const fs:
       server.reload_interval = read_duration(diag, node, key, false);
     } else if (name == "pid_file") {
       if (auto v = read_path(diag, node, key, base_dir)) server.pid_file = v->resolved;
+    } else if (name == "crl_cache_dir") {
+      if (auto v = read_path(diag, node, key, base_dir)) server.crl_cache_dir = v->resolved;
+    } else if (name == "crl_refresh_interval") {
+      if (auto v = read_duration(diag, node, key, false)) server.crl_refresh_interval = *v;
     } else if (name == "user" || name == "group") {
       if (auto v = read_string(diag, node, key)) {
         check_account(diag, node, key, *v, name == "group");
@@ -171,6 +175,7 @@ load_result load_config_text(std::string_view text, const fs::path& file) {
   }
   if (const toml::node* services = root.get("service")) {
     result.cfg.services = read_services(diag, *services, defaults, base_dir);
+    for (auto& svc : result.cfg.services) svc.crl_cache_dir = result.cfg.server.crl_cache_dir;
   } else {
     diag.report(diag.whole_file(), "service", "no [[service]] defined");
   }

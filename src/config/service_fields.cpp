@@ -9,6 +9,7 @@
 #include "config/store_fields.hpp"
 #include "config/text_util.hpp"
 #include "config/whitelist.hpp"
+#include "mtlsd/fetch/http_client.hpp"
 
 namespace mtlsd::config_detail {
 namespace {
@@ -21,7 +22,8 @@ constexpr std::string_view all_service_keys[] = {
     "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
     "truststore_password_file", "truststore_password_env",
     "crl", "crl_stale",
-    "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout"};
+    "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout",
+    "crl_url", "crl_from_cdp"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
@@ -29,11 +31,12 @@ constexpr std::string_view tls_keys[] = {
     "server_names", "require_client_auth_eku",
     "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
     "truststore_password_file", "truststore_password_env",
-    "crl", "crl_stale", "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout"};
+    "crl", "crl_stale", "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout",
+    "crl_url", "crl_from_cdp"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
-    "pid_file", "user", "group", "expiry_warning"};
+    "pid_file", "user", "group", "expiry_warning", "crl_cache_dir", "crl_refresh_interval"};
 
 // Keys that identify one service and so cannot have a shared default.
 constexpr std::string_view per_service_only[] = {"name", "accept", "connect", "server_names"};
@@ -60,6 +63,33 @@ std::optional<std::string> read_ocsp_url(diagnostics& diag, const toml::node& no
 
 constexpr enum_name<crl_stale_mode> crl_stale_names[] = {{"reject", crl_stale_mode::reject},
                                                          {"warn", crl_stale_mode::warn}};
+
+// http:// URLs only: CRLs are signed, and RFC 5280 distribution points are
+// plain HTTP; a URL the client could not fetch must fail here, not at 3 a.m.
+std::optional<std::vector<std::string>> read_url_list(diagnostics& diag, const toml::node& node,
+                                                      const std::string& key) {
+  std::vector<const toml::node*> elements;
+  if (node.is_string()) {
+    elements.push_back(&node);
+  } else if (const auto* array = node.as_array()) {
+    for (const toml::node& element : *array) elements.push_back(&element);
+  } else {
+    diag.report(diag.at(node), key, "expected a URL or an array of URLs, got " + std::string(type_name(node)));
+    return std::nullopt;
+  }
+  std::vector<std::string> urls;
+  for (const toml::node* element : elements) {
+    auto text = read_string(diag, *element, key);
+    if (!text) continue;
+    std::string error;
+    if (!fetch::parse_http_url(*text, error)) {
+      diag.report(diag.at(*element), key, "invalid CRL URL " + quote(*text) + ": " + error);
+      continue;
+    }
+    if (std::find(urls.begin(), urls.end(), *text) == urls.end()) urls.push_back(*text);
+  }
+  return urls;
+}
 
 std::optional<endpoint_address> read_address(diagnostics& diag, const toml::node& node, const std::string& key) {
   auto text = read_string(diag, node, key);
@@ -169,6 +199,10 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.ocsp_url = read_ocsp_url(diag, node, key);
     } else if (name == "ocsp_timeout") {
       out.ocsp_timeout = read_duration(diag, node, key, false);
+    } else if (name == "crl_url") {
+      out.crl_url = read_url_list(diag, node, key);
+    } else if (name == "crl_from_cdp") {
+      out.crl_from_cdp = read_bool(diag, node, key);
     } else {
       read_store_field(diag, node, name, key, base_dir, out);
     }

@@ -46,6 +46,8 @@ struct service_fields {
   std::optional<ocsp_mode> ocsp;
   std::optional<std::string> ocsp_url;
   std::optional<duration> ocsp_timeout;
+  std::optional<std::vector<std::string>> crl_url;
+  std::optional<bool> crl_from_cdp;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

@@ -124,6 +124,8 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply("ocsp", &service_fields::ocsp, svc.ocsp);
   apply("ocsp_url", &service_fields::ocsp_url, svc.ocsp_url);
   apply("ocsp_timeout", &service_fields::ocsp_timeout, svc.ocsp_timeout);
+  apply("crl_url", &service_fields::crl_url, svc.crl_url);
+  apply("crl_from_cdp", &service_fields::crl_from_cdp, svc.crl_from_cdp);
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");
@@ -169,6 +171,14 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
       svc.crl.clear();
       svc.positions.erase("crl");
     }
+    for (const char* key : {"crl_url", "crl_from_cdp"}) {
+      if (source_of(key) == &own)
+        diag.report(own.written.at(key), prefix + "." + key,
+                    "has no effect with verify_client = \"none\" (no client certificate is requested)");
+      svc.positions.erase(key);
+    }
+    svc.crl_url.clear();
+    svc.crl_from_cdp = false;
   } else if (!source_of("truststore")) {
     diag.report(own.block, prefix + ".truststore",
                 "required key missing: client certificates are verified against it unless verify_client = \"none\"");

@@ -254,10 +254,22 @@ void write_crls(text_writer& w, std::vector<crl_freshness> crls) {
   }
 }
 
+void write_crl_fetches(text_writer& w, std::vector<crl_fetch_status> fetches) {
+  std::sort(fetches.begin(), fetches.end(), [](const auto& a, const auto& b) { return a.url < b.url; });
+  constexpr std::string_view success = "mtlsd_crl_fetch_last_success_seconds";
+  w.family(success, "When the CRL at this URL was last fetched and accepted, as Unix time; 0 before the first success.",
+           "gauge");
+  for (const auto& f : fetches) w.sample(success, {{"url", f.url}}, format_integer(f.last_success_seconds));
+  constexpr std::string_view failures = "mtlsd_crl_fetch_failures_total";
+  w.family(failures, "Fetches of the CRL at this URL that failed or returned a CRL that was refused.", "counter");
+  for (const auto& f : fetches) w.sample(failures, {{"url", f.url}}, format_integer(f.failures));
+}
+
 }  // namespace
 
 std::string render(const registry& metrics, const std::vector<certificate_expiry>& certificates,
-                   const build_info& build, const std::vector<crl_freshness>& crls) {
+                   const build_info& build, const std::vector<crl_freshness>& crls,
+                   const std::vector<crl_fetch_status>& fetches) {
   text_writer w;
   const service_list services = metrics.services();  // sorted by name: the registry is a std::map
   write_process(w, metrics.process(), build);
@@ -267,6 +279,7 @@ std::string render(const registry& metrics, const std::vector<certificate_expiry
   write_certificates(w, certificates);
   write_live_rejections(w, services);
   write_crls(w, crls);
+  write_crl_fetches(w, fetches);
   return w.take();
 }
 

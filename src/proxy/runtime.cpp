@@ -46,6 +46,13 @@ void add_files(std::vector<std::filesystem::path>& files, const service_config& 
   revocation.push_back(&service.ocsp_staple_file);
   for (const auto* path : revocation)
     if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
+  // The background fetcher replaces a cached CRL; the reload it asks for
+  // sees the change through the fingerprint of these files.
+  if (service.verify_client == verify_client_mode::none) return;
+  for (const auto& url : service.crl_url) {
+    auto cached = tls::crl_cache_file(service.crl_cache_dir, url);
+    if (std::find(files.begin(), files.end(), cached) == files.end()) files.push_back(std::move(cached));
+  }
 }
 
 std::set<std::string> faulted_for(const std::map<std::string, std::set<std::string>>& faulted,
@@ -75,6 +82,11 @@ std::unique_ptr<runtime> build_runtime(const config& cfg, config_errors& errors)
     if (service.accept.scheme == transport::tls) {
       entry->tls = tls::server_context::build(service, errors, rt->warnings,
                                               faulted_for(faulted, service.key_path_prefix, true));
+      // Distribution points (crl_from_cdp) are known only once the truststore is read.
+      if (entry->tls)
+        for (const auto& fetched : entry->tls->fetched_crls())
+          if (std::find(rt->files.begin(), rt->files.end(), fetched.cache_file) == rt->files.end())
+            rt->files.push_back(fetched.cache_file);
     }
     rt->services.push_back(std::move(entry));
   }

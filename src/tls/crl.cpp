@@ -2,10 +2,12 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <iterator>
@@ -237,6 +239,60 @@ crl_load load_crls(const std::vector<std::filesystem::path>& files, X509_STORE* 
     }
   }
   return out;
+}
+
+std::filesystem::path crl_cache_file(const std::filesystem::path& cache_dir, const std::string& url) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(url.data(), url.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string name;
+  for (unsigned int i = 0; i < length; ++i) {
+    name.push_back(hex[digest[i] >> 4]);
+    name.push_back(hex[digest[i] & 0xf]);
+  }
+  return cache_dir / (name + ".crl");
+}
+
+std::vector<std::string> http_distribution_points(X509* cert) {
+  std::vector<std::string> urls;
+  auto* points = static_cast<CRL_DIST_POINTS*>(X509_get_ext_d2i(cert, NID_crl_distribution_points, nullptr, nullptr));
+  ERR_clear_error();
+  if (!points) return urls;
+  for (int i = 0; i < sk_DIST_POINT_num(points); ++i) {
+    const DIST_POINT* point = sk_DIST_POINT_value(points, i);
+    if (!point->distpoint || point->distpoint->type != 0) continue;
+    const GENERAL_NAMES* names = point->distpoint->name.fullname;
+    for (int j = 0; j < sk_GENERAL_NAME_num(names); ++j) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, j);
+      if (name->type != GEN_URI) continue;
+      const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+      std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                       static_cast<std::size_t>(ASN1_STRING_length(uri)));
+      if (text.find('\0') != std::string::npos || !text.starts_with("http://")) continue;
+      if (std::find(urls.begin(), urls.end(), text) == urls.end()) urls.push_back(std::move(text));
+    }
+  }
+  CRL_DIST_POINTS_free(points);
+  return urls;
+}
+
+bool crl_older(X509_CRL* candidate, X509_CRL* current) {
+  if (X509_NAME_cmp(X509_CRL_get_issuer(candidate), X509_CRL_get_issuer(current)) != 0) return false;
+  auto* candidate_number =
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(candidate, NID_crl_number, nullptr, nullptr));
+  auto* current_number = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(current, NID_crl_number, nullptr, nullptr));
+  ERR_clear_error();
+  const bool lower_number =
+      candidate_number && current_number && ASN1_INTEGER_cmp(candidate_number, current_number) < 0;
+  ASN1_INTEGER_free(candidate_number);
+  ASN1_INTEGER_free(current_number);
+  if (lower_number) return true;
+  int day = 0;
+  int second = 0;
+  if (ASN1_TIME_diff(&day, &second, X509_CRL_get0_lastUpdate(current), X509_CRL_get0_lastUpdate(candidate)) != 1)
+    return false;
+  return day < 0 || second < 0;
 }
 
 }  // namespace mtlsd::tls

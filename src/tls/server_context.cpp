@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <ctime>
 #include <fstream>
 #include <iterator>
 
+#include "mtlsd/fetch/http_client.hpp"
 #include "mtlsd/identity/identity.hpp"
 #include "mtlsd/tls/chain_policy.hpp"
 #include "mtlsd/log/logging.hpp"
@@ -278,11 +280,69 @@ void apply_protocol_defaults(builder& b, SSL_CTX* ctx) {
 // checked, not only the leaf: a revoked intermediate must refuse everything
 // it issued, and a CA without a CRL leaves its certificates' status unknown
 // (strict, as nginx's ssl_crl).
-crl_load install_crls(builder& b, SSL_CTX* ctx) {
+// The URLs fetched for this service: crl_url, then (crl_from_cdp) the http://
+// distribution points of the truststore's certificates — which name the CRL
+// of each certificate's issuer, so a CA's own CDP covers the CA above it.
+std::vector<server_context::fetched_crl> fetched_crl_list(builder& b, X509_STORE* store) {
+  std::vector<std::string> urls = b.service.crl_url;
+  if (b.service.crl_from_cdp) {
+    std::size_t found = 0;
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+      X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+      if (!cert) continue;
+      for (auto& url : http_distribution_points(cert)) {
+        ++found;
+        std::string error;
+        if (!fetch::parse_http_url(url, error)) {
+          b.warn("distribution point " + url + " of \"" + distinguished_name(X509_get_subject_name(cert)) +
+                 "\" is not fetched: " + error);
+          continue;
+        }
+        if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(std::move(url));
+      }
+    }
+    if (found == 0)
+      b.warn("crl_from_cdp = true, but no truststore certificate has an http:// cRLDistributionPoint");
+  }
+  std::vector<server_context::fetched_crl> list;
+  for (auto& url : urls) {
+    auto file = crl_cache_file(b.service.crl_cache_dir, url);
+    list.push_back({std::move(url), std::move(file)});
+  }
+  return list;
+}
+
+// A cached copy went through these checks before it was written; one that
+// fails them now (the truststore changed, the file was edited) is skipped
+// with a warning rather than failing the service: its CA's clients are then
+// refused (revocation_unknown) until the next fetch, as with no copy at all.
+void load_cached_crls(builder& b, X509_STORE* store, const std::vector<server_context::fetched_crl>& fetched,
+                      std::int64_t now, crl_load& out) {
+  for (const auto& f : fetched) {
+    std::error_code ec;
+    if (!std::filesystem::exists(f.cache_file, ec)) {
+      b.warn("no cached CRL yet for " + f.url + " (" + f.cache_file.string() +
+             "): clients of its issuer are refused (revocation_unknown) until the first fetch succeeds");
+      continue;
+    }
+    auto cached = load_crls({f.cache_file}, store, b.service.crl_stale, now);
+    for (auto& e : cached.errors) b.warn("cached CRL for " + f.url + " not used: " + e);
+    for (auto& w : cached.warnings) b.warn(std::move(w));
+    for (std::size_t i = 0; i < cached.crls.size(); ++i) {
+      out.crls.push_back(std::move(cached.crls[i]));
+      out.summaries.push_back(std::move(cached.summaries[i]));
+    }
+  }
+}
+
+crl_load install_crls(builder& b, SSL_CTX* ctx, const std::vector<server_context::fetched_crl>& fetched) {
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-  auto loaded = load_crls(b.service.crl, store, b.service.crl_stale, std::time(nullptr));
+  const std::int64_t now = std::time(nullptr);
+  auto loaded = load_crls(b.service.crl, store, b.service.crl_stale, now);
   for (auto& e : loaded.errors) b.fail("crl", std::move(e));
   for (auto& w : loaded.warnings) b.warn(std::move(w));
+  load_cached_crls(b, store, fetched, now, loaded);
   for (const auto& crl : loaded.crls) X509_STORE_add_crl(store, crl.get());
   ERR_clear_error();  // a CRL listed twice is reported as a duplicate we can ignore
   X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
@@ -437,9 +497,11 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   // Handshakes run as async jobs only where a responder may be waited for
   // (ocsp_check.hpp); the job machinery costs a little on every call.
   if (result->ocsp_ != ocsp_mode::off) SSL_CTX_set_mode(ctx, SSL_MODE_ASYNC);
-  if (service.verify_client != verify_client_mode::none && !service.crl.empty() && usable("crl") &&
-      usable("verify_client")) {
-    crl_load crls = install_crls(b, ctx);
+  const bool fetches_crls = !service.crl_url.empty() || service.crl_from_cdp;
+  if (service.verify_client != verify_client_mode::none && (!service.crl.empty() || fetches_crls) &&
+      usable("crl") && usable("verify_client")) {
+    if (fetches_crls) result->fetched_crls_ = fetched_crl_list(b, SSL_CTX_get_cert_store(ctx));
+    crl_load crls = install_crls(b, ctx, result->fetched_crls_);
     result->crl_summaries_ = std::move(crls.summaries);
     for (const auto& crl : crls.crls) result->crl_objects_.push_back(crl.get());
     result->stale_logged_ = std::make_unique<std::atomic<std::int64_t>[]>(result->crl_objects_.size());

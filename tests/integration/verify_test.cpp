@@ -137,8 +137,13 @@ TEST_F(verify_command, agrees_with_the_daemon_on_every_kind_of_refusal) {
   const issued revoked_leaf = issue(leaf_spec(), good_int);
   const issued under_revoked = issue(leaf_spec(), revoked_int);
   const issued unknown_status = issue(leaf_spec(), unlisted);
-  write_file(dir_ / "root.crl", make_crl({{{&revoked_int, -1h, 1}}}, p.client_ca).pem() +
-                                    make_crl({{{&revoked_leaf, -1h, 1}}}, good_int).pem() +
+  const auto revoking = [](const issued& cert) {
+    crl_spec spec;
+    spec.revoked = {{&cert, -1h, 1}};
+    return spec;
+  };
+  write_file(dir_ / "root.crl", make_crl(revoking(revoked_int), p.client_ca).pem() +
+                                    make_crl(revoking(revoked_leaf), good_int).pem() +
                                     make_crl({}, revoked_int).pem());
   crl_spec stale;
   stale.this_update = -48h;

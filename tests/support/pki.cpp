@@ -323,6 +323,29 @@ void add_name_constraints(X509* cert, const cert_spec& spec) {
         "add nameConstraints");
 }
 
+void add_crl_distribution_points(X509* cert, const cert_spec& spec) {
+  if (spec.crl_distribution_points.empty()) return;
+  CRL_DIST_POINTS* points = sk_DIST_POINT_new_null();
+  check(points != nullptr, "sk_DIST_POINT_new_null");
+  for (const auto& uri : spec.crl_distribution_points) {
+    DIST_POINT* point = DIST_POINT_new();
+    DIST_POINT_NAME* name = DIST_POINT_NAME_new();
+    GENERAL_NAME* general = GENERAL_NAME_new();
+    ASN1_IA5STRING* text = ASN1_IA5STRING_new();
+    check(point && name && general && text && ASN1_STRING_set(text, uri.data(), static_cast<int>(uri.size())) == 1,
+          "distribution point");
+    GENERAL_NAME_set0_value(general, GEN_URI, text);
+    name->type = 0;
+    name->name.fullname = sk_GENERAL_NAME_new_null();
+    sk_GENERAL_NAME_push(name->name.fullname, general);
+    point->distpoint = name;
+    sk_DIST_POINT_push(points, point);
+  }
+  const int added = X509_add1_ext_i2d(cert, NID_crl_distribution_points, points, 0, X509V3_ADD_DEFAULT);
+  sk_DIST_POINT_pop_free(points, DIST_POINT_free);
+  check(added == 1, "add cRLDistributionPoints");
+}
+
 // RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING.
 // Returned so a self-signed certificate can reuse it as its AKI without
 // asking the half-built certificate (which would cache its extensions early).
@@ -379,6 +402,7 @@ issued build(const cert_spec& spec, X509* issuer_cert, EVP_PKEY* issuer_key) {
   add_authority_key_id(cert, issuer_cert != nullptr ? X509_get0_subject_key_id(issuer_cert) : own_id.get());
   add_subject_alt_names(cert, spec);
   add_name_constraints(cert, spec);
+  add_crl_distribution_points(cert, spec);
 
   EVP_PKEY* signer = issuer_key != nullptr ? issuer_key : out.key.get();
   // EdDSA signs the message itself: no separate digest may be named.
@@ -509,6 +533,11 @@ crl_made make_crl(const crl_spec& spec, const issued& issuer) {
     check(akid != nullptr, "AUTHORITY_KEYID_new");
     akid->keyid = ASN1_OCTET_STRING_dup(key_id);
     check(X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid.get(), 0, 0) == 1, "add CRL AKID");
+  }
+  if (spec.crl_number) {
+    owned<ASN1_INTEGER, ASN1_INTEGER_free> number(ASN1_INTEGER_new());
+    check(number != nullptr && ASN1_INTEGER_set(number.get(), *spec.crl_number) == 1, "ASN1_INTEGER_set");
+    check(X509_CRL_add1_ext_i2d(crl, NID_crl_number, number.get(), 0, 0) == 1, "add cRLNumber");
   }
   if (spec.unknown_critical_extension) {
     owned<ASN1_OBJECT, ASN1_OBJECT_free> oid(OBJ_txt2obj("1.3.6.1.4.1.55555.1", 1));

@@ -44,6 +44,8 @@ struct cert_spec {
   // nameConstraints subtrees (critical), as "dns:.partner.example",
   // "email:partner.example", "uri:.example.org", "ip:10.9.0.0/16".
   std::vector<std::string> permitted_names, excluded_names;
+  // cRLDistributionPoints: one distribution point per URI (fullName).
+  std::vector<std::string> crl_distribution_points;
 };
 
 struct issued {
@@ -79,6 +81,7 @@ struct crl_spec {
   const issued* forged_by = nullptr;
   // Adds a critical extension no implementation knows (a private OID).
   bool unknown_critical_extension = false;
+  std::optional<long> crl_number;  // the cRLNumber extension; none: absent
 };
 
 struct crl_made {

@@ -67,6 +67,11 @@ struct server_config {
   // Dropped to after binding and reading keys when started as root; empty: keep.
   std::string user;
   std::string group;
+  // CRLs fetched over HTTP (crl_url, crl_from_cdp): where the last good copy
+  // of each is kept (absolute after loading), and the longest wait between
+  // two fetches of one URL.
+  std::filesystem::path crl_cache_dir = "/var/cache/mtlsd/crl";
+  duration crl_refresh_interval = std::chrono::hours(1);
 };
 
 
@@ -141,6 +146,13 @@ struct service_config {
   ocsp_mode ocsp = ocsp_mode::off;
   std::string ocsp_url;  // empty: from the certificate
   duration ocsp_timeout = std::chrono::seconds(3);
+  // CRLs fetched in the background (docs/revocation.md): http:// URLs as
+  // configured (validated by the loader), and whether the http:// URLs in the
+  // cRLDistributionPoints of the truststore's certificates are fetched too.
+  // Each URL's last good CRL is read from crl_cache_dir like a `crl` file.
+  std::vector<std::string> crl_url;
+  bool crl_from_cdp = false;
+  std::filesystem::path crl_cache_dir;  // [server] crl_cache_dir, copied by the loader
 };
 
 // [admin]: the operations endpoint (/healthz, /readyz, /metrics, /status).

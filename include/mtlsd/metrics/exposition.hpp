@@ -29,12 +29,20 @@ struct crl_freshness {
   std::optional<std::int64_t> next_update_seconds;  // Unix time; nullopt: the CRL has no nextUpdate
 };
 
+// One URL the CRL fetcher polls (crl_url, crl_from_cdp).
+struct crl_fetch_status {
+  std::string url;
+  std::int64_t last_success_seconds = 0;  // Unix time; 0 before the first success
+  std::uint64_t failures = 0;             // since start-up
+};
+
 struct build_info {
   std::string version;
   std::string openssl;
 };
 
 std::string render(const registry& metrics, const std::vector<certificate_expiry>& certificates,
-                   const build_info& build, const std::vector<crl_freshness>& crls = {});
+                   const build_info& build, const std::vector<crl_freshness>& crls = {},
+                   const std::vector<crl_fetch_status>& fetches = {});
 
 }  // namespace mtlsd::metrics

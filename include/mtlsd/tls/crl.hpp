@@ -74,4 +74,18 @@ struct crl_load {
 crl_load load_crls(const std::vector<std::filesystem::path>& files, X509_STORE* truststore, crl_stale_mode mode,
                    std::int64_t now);
 
+// CRLs fetched over HTTP (crl_url, crl_from_cdp): the file under
+// `cache_dir` that holds the last good CRL from `url` — the SHA-256 of the
+// URL as lowercase hex plus ".crl", a safe fixed-length name for any URL.
+std::filesystem::path crl_cache_file(const std::filesystem::path& cache_dir, const std::string& url);
+
+// The http:// URIs of the cRLDistributionPoints of `cert` (fullName only; a
+// distribution point naming the CRL issuer by relative name is skipped).
+std::vector<std::string> http_distribution_points(X509* cert);
+
+// True when `candidate` is older than `current` by the same issuer: a lower
+// CRL number (RFC 5280 5.2.3) or an earlier thisUpdate. A replacement must
+// never move revocation backwards (a stale mirror, a replayed response).
+bool crl_older(X509_CRL* candidate, X509_CRL* current);
+
 }  // namespace mtlsd::tls

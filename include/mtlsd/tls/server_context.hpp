@@ -7,10 +7,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <openssl/ssl.h>
 
 #include "mtlsd/config/config.hpp"
 #include "mtlsd/config/error.hpp"
@@ -81,6 +84,15 @@ class server_context {
   // ocsp = "soft" admitted a client without an answer: logged at most once
   // a minute per service, since a responder outage affects every client.
   void note_ocsp_soft_fail(const std::string& subject, const std::string& why) const;
+  // CRLs fetched over HTTP for this service (crl_url, then the truststore's
+  // distribution points with crl_from_cdp), each with its cache file.
+  struct fetched_crl {
+    std::string url;
+    std::filesystem::path cache_file;
+  };
+  const std::vector<fetched_crl>& fetched_crls() const { return fetched_crls_; }
+  // The CA certificates a fetched CRL is checked against, as `crl` files are.
+  X509_STORE* trust_store() const { return SSL_CTX_get_cert_store(ctx_.get()); }
   // The OCSP response stapled for the server certificate; null when none.
   const ocsp_staple* staple() const { return staple_.get(); }
   // Verification met `crl` past its nextUpdate while checking `cert`. With
@@ -128,6 +140,7 @@ class server_context {
   std::unique_ptr<std::atomic<std::int64_t>> ocsp_soft_logged_ = std::make_unique<std::atomic<std::int64_t>>(0);
   // The earliest nextUpdate of the CRLs; max when none has one.
   std::int64_t crls_valid_until_ = INT64_MAX;
+  std::vector<fetched_crl> fetched_crls_;
 };
 
 }  // namespace mtlsd::tls

@@ -175,6 +175,8 @@ TEST(exposition, each_family_has_help_and_type_once_before_its_samples) {
       "mtlsd_certificate_not_after_seconds",
       "mtlsd_live_connections_rejected_total",
       "mtlsd_crl_next_update_seconds",
+      "mtlsd_crl_fetch_last_success_seconds",
+      "mtlsd_crl_fetch_failures_total",
   };
   std::set<std::string> families;
   for (const auto& [name, n] : type_count) {
@@ -267,6 +269,22 @@ TEST(exposition, each_crl_shows_its_next_update_and_one_without_shows_plus_inf) 
   EXPECT_EQ(value_of(text, R"(mtlsd_crl_next_update_seconds{service="api",issuer="CN=Issuing"})"), "+Inf");
   EXPECT_EQ(value_of(text, R"(mtlsd_crl_next_update_seconds{service="web",issuer="CN=Root"})"), "1850000000");
   EXPECT_EQ(lines_starting(text, "mtlsd_crl_next_update_seconds{").size(), 3u);
+}
+
+TEST(exposition, each_fetched_crl_url_shows_its_last_success_and_failures) {
+  registry r;
+  const std::vector<crl_fetch_status> fetches = {
+      {"http://crl.example.com/root.crl", 1800000000, 0},
+      {"http://crl.example.com/a\"b.crl", 0, 3},  // never fetched yet; a quote in the URL is escaped
+  };
+  const std::string text = render(r, {}, test::sample_build, {}, fetches);
+  EXPECT_EQ(value_of(text, R"(mtlsd_crl_fetch_last_success_seconds{url="http://crl.example.com/root.crl"})"),
+            "1800000000");
+  EXPECT_EQ(value_of(text, R"(mtlsd_crl_fetch_failures_total{url="http://crl.example.com/root.crl"})"), "0");
+  EXPECT_EQ(value_of(text, R"(mtlsd_crl_fetch_last_success_seconds{url="http://crl.example.com/a\"b.crl"})"), "0");
+  EXPECT_EQ(value_of(text, R"(mtlsd_crl_fetch_failures_total{url="http://crl.example.com/a\"b.crl"})"), "3");
+  EXPECT_EQ(lines_starting(text, "# TYPE mtlsd_crl_fetch_failures_total counter").size(), 1u);
+  EXPECT_EQ(lines_starting(text, "# TYPE mtlsd_crl_fetch_last_success_seconds gauge").size(), 1u);
 }
 
 TEST(exposition, empty_registry_still_exposes_process_families) {

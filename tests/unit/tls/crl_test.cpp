@@ -255,3 +255,52 @@ TEST_F(crl_build, crls_are_not_loaded_without_client_certificates) {
 
 }  // namespace
 }  // namespace mtlsd::test
+
+namespace mtlsd::test {
+namespace {
+
+// CRLs fetched over HTTP: the cache file name, distribution points, and the
+// order check that keeps an older CRL from replacing a newer one.
+TEST(crl_cache_file, is_the_sha256_of_the_url_in_hex_under_the_cache_directory) {
+  const auto file = tls::crl_cache_file("/var/cache/mtlsd/crl", "http://crl.example.com/ca.crl");
+  EXPECT_EQ(file.parent_path(), "/var/cache/mtlsd/crl");
+  // printf %s 'http://crl.example.com/ca.crl' | sha256sum
+  EXPECT_EQ(file.filename(), "2cc34cb082dc809d656b0bdad45ca639b8de2379fcb62f59f4620e9100f82266.crl");
+  EXPECT_NE(tls::crl_cache_file("/c", "http://crl.example.com/ca.crl?x"),
+            tls::crl_cache_file("/c", "http://crl.example.com/ca.crl"));
+}
+
+TEST(http_distribution_points, lists_the_http_uris_and_skips_others) {
+  const issued root = make_self_signed(ca_spec("CDP root"));
+  cert_spec spec = ca_spec("CDP intermediate");
+  spec.crl_distribution_points = {"http://crl.example.com/root.crl", "ldap://ldap.example.com/cn=root",
+                                  "http://crl2.example.com/root.crl"};
+  const issued intermediate = issue(spec, root);
+  EXPECT_EQ(tls::http_distribution_points(intermediate.cert.get()),
+            (std::vector<std::string>{"http://crl.example.com/root.crl", "http://crl2.example.com/root.crl"}));
+  EXPECT_TRUE(tls::http_distribution_points(root.cert.get()).empty());
+}
+
+TEST(crl_older, a_lower_crl_number_or_an_earlier_this_update_is_older) {
+  const issued ca = make_self_signed(ca_spec("Order CA"));
+  const issued other = make_self_signed(ca_spec("Other order CA"));
+  crl_spec spec;
+  spec.crl_number = 7;
+  const crl_made seven = make_crl(spec, ca);
+  spec.crl_number = 8;
+  const crl_made eight = make_crl(spec, ca);
+  EXPECT_TRUE(tls::crl_older(seven.crl.get(), eight.crl.get()));
+  EXPECT_FALSE(tls::crl_older(eight.crl.get(), seven.crl.get()));
+  EXPECT_FALSE(tls::crl_older(eight.crl.get(), eight.crl.get()));
+
+  crl_spec early;
+  early.this_update = -std::chrono::hours(3);
+  const crl_made earlier = make_crl(early, ca);  // no CRL number: thisUpdate decides
+  EXPECT_TRUE(tls::crl_older(earlier.crl.get(), seven.crl.get()));
+  EXPECT_FALSE(tls::crl_older(seven.crl.get(), earlier.crl.get()));
+  // Another issuer's CRL is not comparable.
+  EXPECT_FALSE(tls::crl_older(make_crl(early, other).crl.get(), seven.crl.get()));
+}
+
+}  // namespace
+}  // namespace mtlsd::test
