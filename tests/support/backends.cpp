@@ -164,9 +164,11 @@ void loopback_server::accept_loop() {
     if (fd < 0) continue;
     set_io_timeouts(fd, lifetime_);
     std::lock_guard lock(mutex_);
+    // Counted before the connection is served: a client that got its echo
+    // back must never find the count without it.
+    ++accepted_;
     auto& slot = connections_.emplace_back(active{fd, {}});
     slot.thread = std::thread([this, s = &slot, fd] { serve(s, fd); });
-    ++accepted_;
     changed_.notify_all();
   }
 }
