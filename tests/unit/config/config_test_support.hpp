@@ -44,6 +44,19 @@ std::string describe(const config_errors& errors);
 ::testing::AssertionResult has_only_error(const load_result& result, int line, int column, std::string_view key,
                                           std::string_view message);
 
+// Lines 1-7 of a config (toml_text drops the leading newline): one TLS
+// service "a" requiring client certificates, with the files below; tests
+// append the keys they are about from line 8 on.
+inline constexpr const char* tls_service_head = R"(
+[[service]]
+name = "a"
+accept = "tls://127.0.0.1:1"
+connect = "tcp://127.0.0.1:2"
+cert = "certs/server.crt"
+key = "certs/server.key"
+truststore = "certs/client-ca.crt"
+)";
+
 // A scratch config directory holding the files the TLS keys name:
 //   certs/server.crt, certs/server.key, certs/key.pass, certs/client-ca.crt, certs/ca-dir/ca.pem
 // and load() reads text as if it were <dir>/mtlsd.toml.

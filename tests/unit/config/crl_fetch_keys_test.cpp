@@ -12,19 +12,8 @@ namespace {
 
 class crl_fetch_keys : public config_dir_test {};
 
-// Lines 1-7 of the configs built on it (toml_text drops the leading newline).
-constexpr const char* service_head = R"(
-[[service]]
-name = "a"
-accept = "tls://127.0.0.1:1"
-connect = "tcp://127.0.0.1:2"
-cert = "certs/server.crt"
-key = "certs/server.key"
-truststore = "certs/client-ca.crt"
-)";
-
 TEST_F(crl_fetch_keys, defaults_fetch_nothing_and_cache_under_var_cache_hourly) {
-  const load_result r = load(service_head);
+  const load_result r = load(tls_service_head);
   ASSERT_TRUE(r.ok()) << describe(r.errors);
   EXPECT_TRUE(r.cfg.services[0].crl_url.empty());
   EXPECT_FALSE(r.cfg.services[0].crl_from_cdp);
@@ -38,7 +27,7 @@ TEST_F(crl_fetch_keys, one_url_or_a_list_and_the_server_keys) {
 [server]
 crl_cache_dir = "cache/crl"
 crl_refresh_interval = "15m"
-)") + service_head + R"(crl_url = "http://crl.example.com/ca.crl"
+)") + tls_service_head + R"(crl_url = "http://crl.example.com/ca.crl"
 crl_from_cdp = true
 )");
   ASSERT_TRUE(r.ok()) << describe(r.errors);
@@ -48,7 +37,7 @@ crl_from_cdp = true
   EXPECT_EQ(r.cfg.services[0].crl_cache_dir, dir_.path() / "cache/crl");
   EXPECT_EQ(r.cfg.server.crl_refresh_interval, std::chrono::minutes(15));
 
-  r = load(std::string(service_head) + R"(crl_url = ["http://a.example/1.crl", "http://[::1]:8080/2.crl"]
+  r = load(std::string(tls_service_head) + R"(crl_url = ["http://a.example/1.crl", "http://[::1]:8080/2.crl"]
 )");
   ASSERT_TRUE(r.ok()) << describe(r.errors);
   EXPECT_EQ(r.cfg.services[0].crl_url,
@@ -56,18 +45,18 @@ crl_from_cdp = true
 }
 
 TEST_F(crl_fetch_keys, a_url_that_cannot_be_fetched_is_an_error_at_its_own_element) {
-  load_result r = load(std::string(service_head) + R"(crl_url = ["http://a.example/1.crl", "https://a.example/2.crl"]
+  load_result r = load(std::string(tls_service_head) + R"(crl_url = ["http://a.example/1.crl", "https://a.example/2.crl"]
 )");
   EXPECT_TRUE(has_only_error(r, 8, 38, "service[a].crl_url", "https:// is not supported"));
-  r = load(std::string(service_head) + R"(crl_url = "ldap://ldap.example/cn=ca"
+  r = load(std::string(tls_service_head) + R"(crl_url = "ldap://ldap.example/cn=ca"
 )");
   EXPECT_TRUE(has_only_error(r, 8, 11, "service[a].crl_url",
                              "invalid CRL URL \"ldap://ldap.example/cn=ca\": expected an http:// URL"));
-  r = load(std::string(service_head) + "crl_url = 3\n");
+  r = load(std::string(tls_service_head) + "crl_url = 3\n");
   EXPECT_TRUE(has_only_error(r, 8, 11, "service[a].crl_url", "expected a URL or an array of URLs, got integer"));
-  r = load(std::string(service_head) + "crl_from_cdp = \"yes\"\n");
+  r = load(std::string(tls_service_head) + "crl_from_cdp = \"yes\"\n");
   EXPECT_TRUE(has_only_error(r, 8, 16, "service[a].crl_from_cdp", "expected true or false, got string"));
-  r = load(std::string("[server]\ncrl_refresh_interval = \"soon\"\n") + service_head);
+  r = load(std::string("[server]\ncrl_refresh_interval = \"soon\"\n") + tls_service_head);
   EXPECT_TRUE(has_only_error(r, 2, 24, "server.crl_refresh_interval", ""));
 }
 

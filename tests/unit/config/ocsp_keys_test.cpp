@@ -10,19 +10,8 @@ namespace {
 
 class ocsp_keys : public config_dir_test {};
 
-// Lines 1-7 of the configs built on it.
-constexpr const char* service_head = R"(
-[[service]]
-name = "a"
-accept = "tls://127.0.0.1:1"
-connect = "tcp://127.0.0.1:2"
-cert = "certs/server.crt"
-key = "certs/server.key"
-truststore = "certs/client-ca.crt"
-)";
-
 TEST_F(ocsp_keys, off_by_default_with_a_three_second_timeout) {
-  const load_result r = load(service_head);
+  const load_result r = load(tls_service_head);
   ASSERT_TRUE(r.ok()) << describe(r.errors);
   EXPECT_EQ(r.cfg.services[0].ocsp, ocsp_mode::off);
   EXPECT_TRUE(r.cfg.services[0].ocsp_url.empty());
@@ -34,7 +23,7 @@ TEST_F(ocsp_keys, values_are_read_and_inherited_from_defaults) {
 [defaults]
 ocsp = "hard"
 ocsp_timeout = "1500ms"
-)" + std::string(service_head).substr(1) + R"(ocsp_url = "http://ocsp.example.com:8080/")");
+)" + std::string(tls_service_head).substr(1) + R"(ocsp_url = "http://ocsp.example.com:8080/")");
   ASSERT_TRUE(r.ok()) << describe(r.errors);
   const service_config& s = r.cfg.services[0];
   EXPECT_EQ(s.ocsp, ocsp_mode::hard);
@@ -44,7 +33,7 @@ ocsp_timeout = "1500ms"
 }
 
 TEST_F(ocsp_keys, every_bad_value_is_reported) {
-  const load_result r = load(std::string(service_head) + R"(ocsp = "strict"
+  const load_result r = load(std::string(tls_service_head) + R"(ocsp = "strict"
 ocsp_url = "https://ocsp.example.com/"
 ocsp_timeout = "0s"
 )");

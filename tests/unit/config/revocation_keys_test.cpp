@@ -20,20 +20,8 @@ class revocation_keys : public config_dir_test {
   }
 };
 
-// Lines 1-7 (toml_text drops the leading newline) of the configs built on
-// it: a TLS service requiring client certificates.
-constexpr const char* service_head = R"(
-[[service]]
-name = "a"
-accept = "tls://127.0.0.1:1"
-connect = "tcp://127.0.0.1:2"
-cert = "certs/server.crt"
-key = "certs/server.key"
-truststore = "certs/client-ca.crt"
-)";
-
 TEST_F(revocation_keys, defaults_check_nothing_reject_stale_lists_staple_nothing_and_reevaluate) {
-  const load_result r = load(service_head);
+  const load_result r = load(tls_service_head);
   ASSERT_TRUE(r.ok()) << describe(r.errors);
   const service_config& s = r.cfg.services[0];
   EXPECT_TRUE(s.crl.empty());
@@ -43,14 +31,14 @@ TEST_F(revocation_keys, defaults_check_nothing_reject_stale_lists_staple_nothing
 }
 
 TEST_F(revocation_keys, one_path_or_a_list_resolved_against_the_config_directory) {
-  load_result r = load(std::string(service_head) + R"(crl = "crl/root.crl"
+  load_result r = load(std::string(tls_service_head) + R"(crl = "crl/root.crl"
 )");
   ASSERT_TRUE(r.ok()) << describe(r.errors);
   ASSERT_EQ(r.cfg.services[0].crl.size(), 1u);
   EXPECT_EQ(r.cfg.services[0].crl[0], dir_.path() / "crl/root.crl");
   EXPECT_EQ(r.cfg.services[0].position_of("crl").line, 8);
 
-  r = load(std::string(service_head) + R"(crl = ["crl/root.crl", "crl/intermediate.crl"]
+  r = load(std::string(tls_service_head) + R"(crl = ["crl/root.crl", "crl/intermediate.crl"]
 crl_stale = "warn"
 ocsp_staple_file = "ocsp/server.der"
 reevaluate_live = false
@@ -66,21 +54,21 @@ reevaluate_live = false
 }
 
 TEST_F(revocation_keys, a_missing_crl_file_is_an_error_at_its_own_element) {
-  const load_result r = load(std::string(service_head) + R"(crl = ["crl/root.crl", "crl/missing.crl"]
+  const load_result r = load(std::string(tls_service_head) + R"(crl = ["crl/root.crl", "crl/missing.crl"]
 )");
   EXPECT_TRUE(has_only_error(r, 8, 24, "service[a].crl", "file not found: crl/missing.crl"));
 }
 
 TEST_F(revocation_keys, wrong_types_and_values_are_errors) {
-  load_result r = load(std::string(service_head) + "crl = 3\n");
+  load_result r = load(std::string(tls_service_head) + "crl = 3\n");
   EXPECT_TRUE(has_only_error(r, 8, 7, "service[a].crl", "expected a path or an array of paths, got integer"));
-  r = load(std::string(service_head) + "crl = [\"crl/root.crl\", 3]\n");
+  r = load(std::string(tls_service_head) + "crl = [\"crl/root.crl\", 3]\n");
   EXPECT_TRUE(has_only_error(r, 8, 24, "service[a].crl", "expected a string, got integer"));
-  r = load(std::string(service_head) + "crl_stale = \"ignore\"\n");
+  r = load(std::string(tls_service_head) + "crl_stale = \"ignore\"\n");
   EXPECT_TRUE(has_only_error(r, 8, 13, "service[a].crl_stale", "must be one of reject, warn (got \"ignore\")"));
-  r = load(std::string(service_head) + "reevaluate_live = \"yes\"\n");
+  r = load(std::string(tls_service_head) + "reevaluate_live = \"yes\"\n");
   EXPECT_TRUE(has_only_error(r, 8, 19, "service[a].reevaluate_live", "expected true or false, got string"));
-  r = load(std::string(service_head) + "ocsp_staple_file = \"ocsp/none.der\"\n");
+  r = load(std::string(tls_service_head) + "ocsp_staple_file = \"ocsp/none.der\"\n");
   EXPECT_TRUE(has_only_error(r, 8, 20, "service[a].ocsp_staple_file", "file not found"));
 }
 
