@@ -23,12 +23,6 @@ std::string extension_name(X509_EXTENSION* ext) {
   return length > 0 ? std::string(text) : std::string("unknown extension");
 }
 
-std::int64_t unix_time(const ASN1_TIME* time) {
-  std::tm when{};
-  if (!time || ASN1_TIME_to_tm(time, &when) != 1) return 0;
-  return timegm(&when);
-}
-
 bool pem_exhausted() {
   // Running out of PEM blocks ends a read loop with "no start line"; any
   // other error is a malformed block.
@@ -180,10 +174,10 @@ crl_summary summarize_crl(X509_CRL* crl, const std::string& file) {
   s.file = file;
   s.issuer = distinguished_name(X509_CRL_get_issuer(crl));
   s.this_update = ossl::iso8601(X509_CRL_get0_lastUpdate(crl));
-  s.this_update_unix = unix_time(X509_CRL_get0_lastUpdate(crl));
+  s.this_update_unix = ossl::unix_time(X509_CRL_get0_lastUpdate(crl));
   if (const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl)) {
     s.next_update = ossl::iso8601(next);
-    s.next_update_unix = unix_time(next);
+    s.next_update_unix = ossl::unix_time(next);
   }
   STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crl);
   s.revoked = entries ? static_cast<std::size_t>(sk_X509_REVOKED_num(entries)) : 0;

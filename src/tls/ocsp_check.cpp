@@ -19,11 +19,6 @@
 namespace mtlsd::tls {
 namespace {
 
-struct ocsp_request_deleter { void operator()(OCSP_REQUEST* p) const { OCSP_REQUEST_free(p); } };
-struct ocsp_response_deleter { void operator()(OCSP_RESPONSE* p) const { OCSP_RESPONSE_free(p); } };
-struct ocsp_basic_deleter { void operator()(OCSP_BASICRESP* p) const { OCSP_BASICRESP_free(p); } };
-struct ocsp_certid_deleter { void operator()(OCSP_CERTID* p) const { OCSP_CERTID_free(p); } };
-
 // Answers without a nextUpdate ("newer information is always available",
 // RFC 6960 section 4.2.2.1) and failures are kept briefly: long enough that
 // a busy service does not ask for every handshake, short enough to notice a
@@ -41,11 +36,6 @@ std::string der_of(OCSP_CERTID* id) {
   if (length > 0) bytes.assign(reinterpret_cast<char*>(out), static_cast<std::size_t>(length));
   OPENSSL_free(out);
   return bytes;
-}
-
-std::int64_t unix_time(const ASN1_GENERALIZEDTIME* when) {
-  std::tm tm{};
-  return when && ASN1_TIME_to_tm(when, &tm) == 1 ? static_cast<std::int64_t>(timegm(&tm)) : 0;
 }
 
 const char* reason_name(int reason) {
@@ -92,8 +82,8 @@ std::optional<ocsp_exchange> make_ocsp_exchange(X509* leaf, X509* issuer, const 
       return std::nullopt;
     }
   }
-  std::unique_ptr<OCSP_CERTID, ocsp_certid_deleter> id(OCSP_cert_to_id(EVP_sha1(), leaf, issuer));
-  std::unique_ptr<OCSP_REQUEST, ocsp_request_deleter> request(OCSP_REQUEST_new());
+  ossl::ocsp_certid_ptr id(OCSP_cert_to_id(EVP_sha1(), leaf, issuer));
+  ossl::ocsp_request_ptr request(OCSP_REQUEST_new());
   if (!id || !request) {
     error = "cannot build the OCSP request: " + ossl::drain_errors();
     return std::nullopt;
@@ -119,7 +109,7 @@ std::optional<ocsp_exchange> make_ocsp_exchange(X509* leaf, X509* issuer, const 
 ocsp_answer judge_ocsp_response(const std::string& der, X509* leaf, X509* issuer, STACK_OF(X509)* untrusted,
                                 X509_STORE* store, std::time_t now) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<OCSP_RESPONSE, ocsp_response_deleter> response(
+  ossl::ocsp_response_ptr response(
       d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
   if (!response) {
     ERR_clear_error();
@@ -128,7 +118,7 @@ ocsp_answer judge_ocsp_response(const std::string& der, X509* leaf, X509* issuer
   const int status = OCSP_response_status(response.get());
   if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL)
     return unavailable(std::string("the responder answered ") + OCSP_response_status_str(status));
-  std::unique_ptr<OCSP_BASICRESP, ocsp_basic_deleter> basic(OCSP_response_get1_basic(response.get()));
+  ossl::ocsp_basic_ptr basic(OCSP_response_get1_basic(response.get()));
   if (!basic) {
     ERR_clear_error();
     return unavailable("the OCSP response holds no basic response");
@@ -139,7 +129,7 @@ ocsp_answer judge_ocsp_response(const std::string& der, X509* leaf, X509* issuer
     return unavailable("the OCSP response's signature or its responder's authority does not verify: " +
                        ossl::drain_errors("unknown reason"));
   }
-  std::unique_ptr<OCSP_CERTID, ocsp_certid_deleter> id(OCSP_cert_to_id(EVP_sha1(), leaf, issuer));
+  ossl::ocsp_certid_ptr id(OCSP_cert_to_id(EVP_sha1(), leaf, issuer));
   int cert_status = -1, reason = -1;
   ASN1_GENERALIZEDTIME *revoked_at = nullptr, *this_update = nullptr, *next_update = nullptr;
   if (!id || OCSP_resp_find_status(basic.get(), id.get(), &cert_status, &reason, &revoked_at, &this_update,
@@ -153,7 +143,7 @@ ocsp_answer judge_ocsp_response(const std::string& der, X509* leaf, X509* issuer
                        (next_update ? ", nextUpdate " + ossl::iso8601(next_update) : std::string()) + ")");
   }
   ocsp_answer answer;
-  const std::int64_t until = next_update ? unix_time(next_update) : now + short_cache_seconds;
+  const std::int64_t until = next_update ? ossl::unix_time(next_update) : now + short_cache_seconds;
   answer.cache_until = std::max<std::int64_t>(until, now);
   const std::string times = "thisUpdate " + ossl::iso8601(this_update) +
                             (next_update ? ", nextUpdate " + ossl::iso8601(next_update) : std::string());

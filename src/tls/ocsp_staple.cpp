@@ -12,15 +12,9 @@
 namespace mtlsd::tls {
 namespace {
 
-using response_ptr = std::unique_ptr<OCSP_RESPONSE, ossl::deleter<OCSP_RESPONSE, OCSP_RESPONSE_free>>;
-using basic_ptr = std::unique_ptr<OCSP_BASICRESP, ossl::deleter<OCSP_BASICRESP, OCSP_BASICRESP_free>>;
-using certid_ptr = std::unique_ptr<OCSP_CERTID, ossl::deleter<OCSP_CERTID, OCSP_CERTID_free>>;
-
-std::int64_t unix_time(const ASN1_GENERALIZEDTIME* time) {
-  std::tm when{};
-  if (!time || ASN1_TIME_to_tm(time, &when) != 1) return 0;
-  return timegm(&when);
-}
+using response_ptr = ossl::ocsp_response_ptr;
+using basic_ptr = ossl::ocsp_basic_ptr;
+using certid_ptr = ossl::ocsp_certid_ptr;
 
 // The single response about `leaf`. Responders choose the CertID hash
 // (usually SHA-1), so ours is made with the hash each entry names.
@@ -95,10 +89,10 @@ std::optional<ocsp_staple> parse_ocsp_staple(std::string_view der, X509* leaf, X
   staple.der.assign(der.data(), der.size());
   staple.cert_status = OCSP_cert_status_str(cert_status);
   staple.this_update = ossl::iso8601(this_update);
-  staple.this_update_unix = unix_time(this_update);
+  staple.this_update_unix = ossl::unix_time(this_update);
   if (next_update) {
     staple.next_update = ossl::iso8601(next_update);
-    staple.next_update_unix = unix_time(next_update);
+    staple.next_update_unix = ossl::unix_time(next_update);
   }
   if (cert_status == V_OCSP_CERTSTATUS_REVOKED)
     warnings.push_back("the OCSP response says the server certificate is revoked (since " +

@@ -27,4 +27,10 @@ std::string iso8601(const ASN1_TIME* time) {
   return buf;
 }
 
+std::int64_t unix_time(const ASN1_TIME* time) {
+  std::tm tm{};
+  if (!time || ASN1_TIME_to_tm(time, &tm) != 1) return 0;
+  return timegm(&tm);
+}
+
 }  // namespace mtlsd::ossl

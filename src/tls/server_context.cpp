@@ -112,8 +112,7 @@ certificate_summary summarize(X509* cert) {
   summary.subject = distinguished_name(X509_get_subject_name(cert));
   summary.issuer = distinguished_name(X509_get_issuer_name(cert));
   summary.not_after = ossl::iso8601(X509_get0_notAfter(cert));
-  std::tm when{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &when) == 1) summary.not_after_unix = timegm(&when);
+  summary.not_after_unix = ossl::unix_time(X509_get0_notAfter(cert));
   summary.expired = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
   return summary;
 }
@@ -385,6 +384,14 @@ std::unique_ptr<const ocsp_staple> load_staple(builder& b, SSL_CTX* ctx) {
   return owned;
 }
 
+// For warnings about a state that holds for every handshake until fixed:
+// true for one caller a minute, across all worker threads.
+bool first_this_minute(std::atomic<std::int64_t>& last_logged) {
+  const std::int64_t now = std::time(nullptr);
+  std::int64_t last = last_logged.load(std::memory_order_relaxed);
+  return now - last >= 60 && last_logged.compare_exchange_strong(last, now, std::memory_order_relaxed);
+}
+
 std::uint64_t next_context_id() {
   static std::atomic<std::uint64_t> last{0};
   return last.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -393,9 +400,7 @@ std::uint64_t next_context_id() {
 }  // namespace
 
 void server_context::note_ocsp_soft_fail(const std::string& subject, const std::string& why) const {
-  const std::int64_t now = std::time(nullptr);
-  std::int64_t last = ocsp_soft_logged_->load(std::memory_order_relaxed);
-  if (now - last < 60 || !ocsp_soft_logged_->compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+  if (!first_this_minute(*ocsp_soft_logged_)) return;
   log::warn(log::record("ocsp_soft_fail")
                 .add("svc", service_name_)
                 .add("subject", subject)
@@ -439,9 +444,7 @@ bool server_context::tolerate_stale_crl(const X509_CRL* crl, X509* cert) const {
     if (crl_objects_[i] != crl) continue;
     // Once a minute per CRL, not once per handshake: a busy service would
     // otherwise drown its log in one fact the metrics already show.
-    const std::int64_t now = std::time(nullptr);
-    std::int64_t last = stale_logged_[i].load(std::memory_order_relaxed);
-    if (now - last < 60 || !stale_logged_[i].compare_exchange_strong(last, now, std::memory_order_relaxed)) break;
+    if (!first_this_minute(stale_logged_[i])) break;
     const crl_summary& summary = crl_summaries_[i];
     log::warn(log::record("crl_stale")
                   .add("svc", service_name_)
