@@ -70,7 +70,7 @@ std::string status_json(const proxy::server& server, const metrics::registry& me
     out += "\"name\":" + json_string(c.name);
     out += ",\"accept\":" + json_string(c.accept.to_string());
     out += ",\"listening\":" + json_string(addresses.count(c.name) ? addresses[c.name] : "");
-    out += ",\"connect\":" + json_string(c.connect.to_string());
+    out += ",\"connect\":" + json_string(to_string(c.connect));
     out += ",\"tls\":" + std::string(service->tls ? "true" : "false");
     out += ",\"connections_active\":" + std::to_string(active.count(c.name) ? active[c.name] : 0);
     out += ",\"max_connections\":" + (c.max_connections ? std::to_string(*c.max_connections) : std::string("null"));

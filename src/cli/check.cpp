@@ -111,7 +111,7 @@ void print_summary(std::ostream& out, const validated_config& v) {
                })) {
       out << "  server_names   none: the default for clients whose server name no other service lists\n";
     }
-    out << "  connect        " << s.connect.to_string() << '\n';
+    out << "  connect        " << to_string(s.connect) << '\n';
     if (entry->tls) {
       const auto& cert = entry->tls->server_certificate();
       out << "  verify_client  " << to_string(s.verify_client) << " (verify_depth " << s.verify_depth

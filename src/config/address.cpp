@@ -173,4 +173,10 @@ std::optional<endpoint_address> parse_endpoint(std::string_view text, std::strin
   return result;
 }
 
+std::string to_string(const std::vector<endpoint_address>& addresses) {
+  std::string out;
+  for (const auto& address : addresses) out += (out.empty() ? "" : ", ") + address.to_string();
+  return out;
+}
+
 }  // namespace mtlsd

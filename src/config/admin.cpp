@@ -111,7 +111,7 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
   }
   admin.listen->scheme = transport::tls;
   tls.accept = *admin.listen;
-  tls.connect = *admin.listen;  // unused: the admin endpoint proxies nothing
+  tls.connect = {*admin.listen};  // unused: the admin endpoint proxies nothing
   if (!fields.wrote("cert") && !from_keystore)
     diag.report(tls.positions[""], "admin.cert", "required key missing: TLS needs a certificate");
   if (!fields.wrote("key") && !from_keystore)

@@ -56,6 +56,24 @@ std::string_view to_string(ocsp_mode mode) {
   return "unknown";
 }
 
+std::string_view to_string(proxy_protocol_version version) {
+  switch (version) {
+    case proxy_protocol_version::off: return "off";
+    case proxy_protocol_version::v1: return "v1";
+    case proxy_protocol_version::v2: return "v2";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(balance_mode mode) {
+  switch (mode) {
+    case balance_mode::round_robin: return "round_robin";
+    case balance_mode::least_connections: return "least_connections";
+    case balance_mode::random_two: return "random_two";
+  }
+  return "unknown";
+}
+
 bool allow_rules::empty() const { return size() == 0; }
 
 std::size_t allow_rules::size() const {

@@ -103,18 +103,54 @@ std::optional<endpoint_address> read_address(diagnostics& diag, const toml::node
   return address;
 }
 
-std::optional<endpoint_address> read_connect(diagnostics& diag, const toml::node& node, const std::string& key) {
+std::optional<endpoint_address> read_backend(diagnostics& diag, const toml::node& node, const std::string& key) {
   auto address = read_address(diag, node, key);
   if (!address) return std::nullopt;
-  if (address->scheme != transport::tcp) {
-    diag.report(diag.at(node), key, "not supported yet: connect must be tcp://");
-    return std::nullopt;
-  }
   if (address->port == 0) {
     diag.report(diag.at(node), key, "port must not be 0 for a backend");
     return std::nullopt;
   }
   return address;
+}
+
+// One address or a non-empty array of them. Plain and TLS backends are not
+// mixed: what the client gets must not depend on which backend it drew.
+std::optional<std::vector<endpoint_address>> read_connect(diagnostics& diag, const toml::node& node,
+                                                          const std::string& key) {
+  const toml::array* list = node.as_array();
+  if (list == nullptr) {
+    auto one = read_backend(diag, node, key);
+    if (!one) return std::nullopt;
+    return std::vector<endpoint_address>{*one};
+  }
+  if (list->empty()) {
+    diag.report(diag.at(node), key, "must name at least one backend");
+    return std::nullopt;
+  }
+  std::vector<endpoint_address> out;
+  bool ok = true;
+  for (const toml::node& item : *list) {
+    auto one = read_backend(diag, item, key);
+    if (!one) {
+      ok = false;
+      continue;
+    }
+    if (!out.empty() && one->scheme != out.front().scheme) {
+      diag.report(diag.at(item), key, "all backends must use the same scheme (" +
+                                          std::string(out.front().scheme == transport::tls ? "tls://" : "tcp://") +
+                                          " like the first)");
+      ok = false;
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), *one) != out.end()) {
+      diag.report(diag.at(item), key, "backend " + quote(one->to_string()) + " is listed twice");
+      ok = false;
+      continue;
+    }
+    out.push_back(*one);
+  }
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ struct service_fields {
   // also count as missing or fall back to [defaults]).
   std::map<std::string, source_position> written;
 
-  std::optional<endpoint_address> accept, connect;
+  std::optional<endpoint_address> accept;
+  std::optional<std::vector<endpoint_address>> connect;
   std::optional<verify_client_mode> verify_client;
   std::optional<path_setting> cert, key, key_password_file, truststore, session_ticket_key_file;
   std::optional<int> verify_depth;

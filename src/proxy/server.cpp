@@ -114,13 +114,25 @@ server::bound_address server::bind_group(const std::shared_ptr<const service_gro
   return bound;
 }
 
+namespace {
+
+// "127.0.0.1:8080" or "10.0.0.5:8080,10.0.0.6:8080", with "tls://" for TLS backends.
+std::string backends_text(const std::vector<endpoint_address>& backends) {
+  std::string out;
+  for (const auto& b : backends)
+    out += (out.empty() ? "" : ",") + (b.scheme == transport::tls ? b.to_string() : b.host_port());
+  return out;
+}
+
+}  // namespace
+
 void server::log_listening(const bound_address& bound, const service_group& group) const {
   for (const auto& service : group.services()) {
     log::record line("listening");
     line.add("svc", service->config.name)
         .add("addr", to_text(bound.local))
         .add("tls", service->tls != nullptr)
-        .add("backend", service->config.connect.host_port())
+        .add("backend", backends_text(service->config.connect))
         .add("inherited", bound.inherited);
     if (group.routes()) {
       std::string names;

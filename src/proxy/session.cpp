@@ -288,7 +288,7 @@ asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
 }
 
 asio::awaitable<error_code> session::connect_backend() {
-  const auto& target = service_->config.connect;
+  const auto& target = service_->config.connect.front();
   backend_text_ = target.host_port();
   error_code ec;
   const auto address = asio::ip::make_address(target.host, ec);

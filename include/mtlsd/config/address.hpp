@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mtlsd {
 
@@ -29,5 +30,8 @@ struct endpoint_address {
 // is accepted here (listeners may bind an ephemeral port); callers that need a
 // real port check it themselves.
 std::optional<endpoint_address> parse_endpoint(std::string_view text, std::string& error);
+
+// "tcp://10.0.0.5:8080, tcp://10.0.0.6:8080": a service's backends, for humans.
+std::string to_string(const std::vector<endpoint_address>& addresses);
 
 }  // namespace mtlsd

@@ -21,6 +21,10 @@ enum class tls_version { tls1_2, tls1_3 };
 // What a CRL past its nextUpdate means for the clients of its issuer.
 enum class crl_stale_mode { reject, warn };
 enum class ocsp_mode { off, soft, hard };
+// The PROXY protocol header sent to the backend before any client byte.
+enum class proxy_protocol_version { off, v1, v2 };
+// How a service with several backends picks one per connection.
+enum class balance_mode { round_robin, least_connections, random_two };
 
 std::string_view to_string(log_level);
 std::string_view to_string(log_format);
@@ -28,6 +32,8 @@ std::string_view to_string(verify_client_mode);
 std::string_view to_string(tls_version);
 std::string_view to_string(crl_stale_mode);
 std::string_view to_string(ocsp_mode);
+std::string_view to_string(proxy_protocol_version);
+std::string_view to_string(balance_mode);
 
 // Where a key was written, so that errors found after loading (a key that does
 // not match its certificate, say) still point at the line that caused them.
@@ -75,10 +81,35 @@ struct server_config {
 };
 
 
+// [service.upstream]: the TLS client side towards tls:// backends
+// (docs/backends.md). Meaningful only when the service's connect is tls://.
+struct upstream_tls_config {
+  // The client certificate presented to the backend: cert/key (PEM), or a
+  // PKCS#12/JKS keystore as on the accept side. All empty: none presented.
+  std::filesystem::path cert;               // absolute after loading
+  std::filesystem::path key;                // absolute after loading
+  std::filesystem::path key_password_file;  // empty when the key is not encrypted
+  std::filesystem::path keystore;
+  std::filesystem::path keystore_password_file;
+  std::string keystore_password_env;
+  std::string keystore_alias;
+  // CAs the backend's certificate must chain to; empty: the system's default CAs.
+  std::filesystem::path truststore;
+  std::filesystem::path truststore_password_file;
+  std::string truststore_password_env;
+  std::string server_name;     // SNI sent, and the name verified; empty: the host in connect
+  bool verify_hostname = true;  // the backend certificate's SAN DNS/IP must match server_name
+  tls_version min_tls_version = tls_version::tls1_2;
+  // Offered to the backend; empty: the protocol the client negotiated, if any.
+  std::vector<std::string> alpn;
+};
+
 struct service_config {
   std::string name;
   endpoint_address accept;
-  endpoint_address connect;
+  // One or more backends, all of the same scheme: tcp:// plain, tls:// TLS
+  // origination with [service.upstream]. Never empty after a successful load.
+  std::vector<endpoint_address> connect;
 
   // TLS settings; meaningful only when accept.scheme == transport::tls.
   verify_client_mode verify_client = verify_client_mode::require;
@@ -153,6 +184,28 @@ struct service_config {
   std::vector<std::string> crl_url;
   bool crl_from_cdp = false;
   std::filesystem::path crl_cache_dir;  // [server] crl_cache_dir, copied by the loader
+
+  // Backend side (docs/backends.md).
+  upstream_tls_config upstream;
+  // ALPN protocols offered to clients on a tls:// accept, in preference
+  // order; empty: no ALPN.
+  std::vector<std::string> alpn;
+  // PROXY protocol header sent to the backend, and which optional v2 TLVs it
+  // carries (names as in docs/backends.md).
+  proxy_protocol_version proxy_protocol = proxy_protocol_version::off;
+  std::vector<std::string> proxy_protocol_tlvs;
+  // Clients arrive through an L4 balancer that sends a PROXY v1/v2 header
+  // first; its address replaces the peer's in logs, limits and headers.
+  bool accept_proxy_protocol = false;
+  duration proxy_protocol_timeout = std::chrono::seconds(5);
+  // Several backends: selection, passive and active health, re-resolution.
+  balance_mode balance = balance_mode::round_robin;
+  std::size_t max_fails = 1;                                // failed connects within fail_window ...
+  duration fail_window = std::chrono::seconds(10);
+  duration fail_timeout = std::chrono::seconds(10);         // ... take a backend out this long
+  std::size_t connect_retries = 2;                          // other backends tried after a failed connect
+  std::optional<duration> health_check_interval;            // nullopt: no active checks
+  duration resolve_interval = std::chrono::seconds(30);     // host names looked up again this often
 };
 
 // [admin]: the operations endpoint (/healthz, /readyz, /metrics, /status).

@@ -342,7 +342,7 @@ std::shared_ptr<const tls::server_context> admin_tls_context(const admin_pki& pk
   admin.name = "admin";
   admin.key_path_prefix = "admin";
   admin.accept = {transport::tls, "127.0.0.1", 0};
-  admin.connect = {transport::tcp, "127.0.0.1", 1};  // unused by the admin endpoint
+  admin.connect = {{transport::tcp, "127.0.0.1", 1}};  // unused by the admin endpoint
   admin.verify_client = verify_client_mode::require;
   admin.cert = pki.server_cert;
   admin.key = pki.server_key;

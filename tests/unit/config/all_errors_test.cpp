@@ -24,7 +24,7 @@ handshake_timeout = "2s"
 [[service]]
 name = "partner-api"
 accept = "tls://0.0.0.0:8443"
-connect = "tls://127.0.0.1:8080"
+connect = "tcp://127.0.0.1:0"
 verfy_client = "require"
 verify_client = "maybe"
 cert = "certs/missing.crt"
@@ -70,7 +70,7 @@ accept = "tcp://127.0.0.1:7000"
       {3, 13, "server.log_level", "must be one of trace, debug, info, warn, error (got \"loud\")"},
       {4, 19, "server.max_connections", "must be at least 1 (got -5)"},
       {7, 16, "defaults.idle_timeout", "missing unit in duration \"10\""},
-      {13, 11, "service[partner-api].connect", "not supported yet: connect must be tcp://"},
+      {13, 11, "service[partner-api].connect", "port must not be 0 for a backend"},
       {14, 1, "service[partner-api].verfy_client", "unknown key; did you mean \"verify_client\"?"},
       {15, 17, "service[partner-api].verify_client", "must be one of none, want, require (got \"maybe\")"},
       {16, 8, "service[partner-api].cert",

@@ -70,7 +70,7 @@ sha256 = ["3A:5F:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:01:23:45:67:89:
   EXPECT_EQ(s.name, "partner-api");
   EXPECT_EQ(s.key_path_prefix, "service[partner-api]");
   EXPECT_EQ(s.accept.to_string(), "tls://0.0.0.0:8443");
-  EXPECT_EQ(s.connect.to_string(), "tcp://127.0.0.1:8080");
+  EXPECT_EQ(to_string(s.connect), "tcp://127.0.0.1:8080");
   EXPECT_EQ(s.verify_client, verify_client_mode::want);
   EXPECT_EQ(s.cert, dir_.path() / "certs/server.crt");
   EXPECT_EQ(s.key, dir_.path() / "certs/server.key");
@@ -140,7 +140,7 @@ connect = "tcp://backend.internal:8080"
 )");
   ASSERT_TRUE(r.ok()) << describe(r.errors);
   EXPECT_EQ(r.cfg.services[0].accept.host_port(), "[::1]:0");
-  EXPECT_EQ(r.cfg.services[0].connect.host, "backend.internal");
+  EXPECT_EQ(r.cfg.services[0].connect.front().host, "backend.internal");
 }
 
 TEST(loader_errors, file_in_messages_is_the_path_as_given) {

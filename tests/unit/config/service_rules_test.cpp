@@ -208,12 +208,12 @@ connect = "tcp://127.0.0.1:1"
                         "address conflicts with service[1] (accept = \"tcp://[::1]:7000\" at line 2)"));
 }
 
-TEST_F(service_rules, connect_must_be_plain_tcp_with_a_port) {
+TEST_F(service_rules, connect_needs_a_port_and_one_scheme) {
   const load_result r = load(R"(
 [[service]]
 name = "a"
 accept = "tcp://127.0.0.1:1"
-connect = "tls://127.0.0.1:8443"
+connect = ["tcp://127.0.0.1:8443", "tls://127.0.0.1:8444"]
 
 [[service]]
 name = "b"
@@ -226,11 +226,47 @@ accept = "tcp//127.0.0.1:3"
 connect = "tcp://backend"
 )");
   EXPECT_EQ(r.errors.size(), 4u) << describe(r.errors);
-  EXPECT_TRUE(has_error(r, 4, 11, "service[a].connect", "not supported yet: connect must be tcp://"));
+  EXPECT_TRUE(has_error(r, 4, 36, "service[a].connect", "all backends must use the same scheme (tcp:// like the first)"));
   EXPECT_TRUE(has_error(r, 9, 11, "service[b].connect", "port must not be 0 for a backend"));
   EXPECT_TRUE(has_error(r, 13, 10, "service[c].accept",
                         "invalid address \"tcp//127.0.0.1:3\": missing scheme: expected tls://, ssl:// or tcp://"));
   EXPECT_TRUE(has_error(r, 14, 11, "service[c].connect", "invalid address \"tcp://backend\": missing port"));
+}
+
+TEST_F(service_rules, connect_lists_several_backends_in_order) {
+  const load_result r = load(R"(
+[[service]]
+name = "pool"
+accept = "tcp://127.0.0.1:0"
+connect = ["tcp://10.0.0.6:8080", "tcp://10.0.0.5:8080", "tcp://backend.internal:9000"]
+
+[[service]]
+name = "one"
+accept = "tcp://127.0.0.1:0"
+connect = "tls://partner.example:443"
+)");
+  ASSERT_TRUE(r.ok()) << describe(r.errors);
+  EXPECT_EQ(to_string(r.cfg.services[0].connect),
+            "tcp://10.0.0.6:8080, tcp://10.0.0.5:8080, tcp://backend.internal:9000");
+  ASSERT_EQ(r.cfg.services[1].connect.size(), 1u);
+  EXPECT_EQ(r.cfg.services[1].connect[0].scheme, transport::tls);
+}
+
+TEST_F(service_rules, connect_list_must_be_non_empty_without_repeats) {
+  const load_result r = load(R"(
+[[service]]
+name = "empty"
+accept = "tcp://127.0.0.1:0"
+connect = []
+
+[[service]]
+name = "twice"
+accept = "tcp://127.0.0.1:0"
+connect = ["tcp://10.0.0.5:8080", "tcp://10.0.0.5:8080"]
+)");
+  EXPECT_EQ(r.errors.size(), 2u) << describe(r.errors);
+  EXPECT_TRUE(has_error(r, 4, 11, "service[empty].connect", "must name at least one backend"));
+  EXPECT_TRUE(has_error(r, 9, 35, "service[twice].connect", "backend \"tcp://10.0.0.5:8080\" is listed twice"));
 }
 
 TEST_F(service_rules, per_key_values_are_validated) {
@@ -266,7 +302,7 @@ TEST_F(service_rules, wrong_types_name_the_type_found) {
 [[service]]
 name = "t"
 accept = 8443
-connect = ["tcp://127.0.0.1:1"]
+connect = 8080
 verify_client = true
 cert = { path = "x" }
 verify_depth = "4"
@@ -274,7 +310,7 @@ min_tls_version = 1.2
 )");
   EXPECT_EQ(r.errors.size(), 6u) << describe(r.errors);
   EXPECT_TRUE(has_error(r, 3, 10, "service[t].accept", "expected a string, got integer"));
-  EXPECT_TRUE(has_error(r, 4, 11, "service[t].connect", "expected a string, got array"));
+  EXPECT_TRUE(has_error(r, 4, 11, "service[t].connect", "expected a string, got integer"));
   EXPECT_TRUE(has_error(r, 5, 17, "service[t].verify_client", "expected a string, got boolean"));
   EXPECT_TRUE(has_error(r, 6, 8, "service[t].cert", "expected a string, got table"));
   EXPECT_TRUE(has_error(r, 7, 16, "service[t].verify_depth", "expected an integer, got string"));

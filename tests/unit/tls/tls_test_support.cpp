@@ -52,7 +52,7 @@ service_config make_service(const server_pki& pki, verify_client_mode mode) {
   service.name = "svc";
   service.key_path_prefix = "service[svc]";
   service.accept = {transport::tls, "127.0.0.1", 0};
-  service.connect = {transport::tcp, "127.0.0.1", 9};
+  service.connect = {{transport::tcp, "127.0.0.1", 9}};
   service.verify_client = mode;
   service.cert = pki.cert;
   service.key = pki.key;
