@@ -88,4 +88,18 @@ source_position service_config::position_of(const std::string& key_name) const {
   return {};
 }
 
+namespace {
+constexpr std::string_view tlv_names[] = {"alpn",   "authority", "ssl",    "cert_sha256", "spiffe_id",
+                                          "subject", "issuer",   "serial", "cert_der"};
+}  // namespace
+
+std::span<const std::string_view> proxy_protocol_tlv_names() { return tlv_names; }
+
+std::vector<std::string> default_proxy_protocol_tlvs() {
+  std::vector<std::string> names;
+  for (const auto name : tlv_names)
+    if (name != "cert_der") names.emplace_back(name);
+  return names;
+}
+
 }  // namespace mtlsd

@@ -111,6 +111,13 @@ constexpr listener_setting listener_settings[] = {
     {"session_cache_size", [](const service_config& a, const service_config& b) {
        return a.session_cache_size == b.session_cache_size;
      }},
+    // The PROXY header comes before the ClientHello.
+    {"accept_proxy_protocol", [](const service_config& a, const service_config& b) {
+       return a.accept_proxy_protocol == b.accept_proxy_protocol;
+     }},
+    {"proxy_protocol_timeout", [](const service_config& a, const service_config& b) {
+       return a.proxy_protocol_timeout == b.proxy_protocol_timeout;
+     }},
 };
 
 void check_group(diagnostics& diag, const std::vector<const service_config*>& group) {

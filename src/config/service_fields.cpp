@@ -23,7 +23,8 @@ constexpr std::string_view all_service_keys[] = {
     "truststore_password_file", "truststore_password_env",
     "crl", "crl_stale",
     "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout",
-    "crl_url", "crl_from_cdp"};
+    "crl_url", "crl_from_cdp",
+    "proxy_protocol", "proxy_protocol_tlvs", "accept_proxy_protocol", "proxy_protocol_timeout"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
@@ -153,6 +154,33 @@ std::optional<std::vector<endpoint_address>> read_connect(diagnostics& diag, con
   return out;
 }
 
+constexpr enum_name<proxy_protocol_version> proxy_protocol_names[] = {
+    {"off", proxy_protocol_version::off}, {"v1", proxy_protocol_version::v1}, {"v2", proxy_protocol_version::v2}};
+
+// Names from proxy_protocol_tlv_names(), each once; an unknown one is an
+// error listing the valid ones (a typo would silently drop a TLV otherwise).
+std::optional<std::vector<std::string>> read_tlv_names(diagnostics& diag, const toml::node& node,
+                                                       const std::string& key) {
+  auto entries = read_string_array(diag, node, key);
+  if (!entries) return std::nullopt;
+  const auto known = proxy_protocol_tlv_names();
+  std::vector<std::string> names;
+  bool ok = true;
+  for (const auto& entry : *entries) {
+    if (std::find(known.begin(), known.end(), entry.value) == known.end()) {
+      diag.report(entry.where, key, enum_choices_message(known, entry.value));
+      ok = false;
+    } else if (std::find(names.begin(), names.end(), entry.value) != names.end()) {
+      diag.report(entry.where, key, quote(entry.value) + " is listed twice");
+      ok = false;
+    } else {
+      names.push_back(entry.value);
+    }
+  }
+  if (!ok) return std::nullopt;
+  return names;
+}
+
 }  // namespace
 
 std::span<const std::string_view> service_keys() { return all_service_keys; }
@@ -239,6 +267,14 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.crl_url = read_url_list(diag, node, key);
     } else if (name == "crl_from_cdp") {
       out.crl_from_cdp = read_bool(diag, node, key);
+    } else if (name == "proxy_protocol") {
+      out.proxy_protocol = read_enum(diag, node, key, proxy_protocol_names);
+    } else if (name == "proxy_protocol_tlvs") {
+      out.proxy_protocol_tlvs = read_tlv_names(diag, node, key);
+    } else if (name == "accept_proxy_protocol") {
+      out.accept_proxy_protocol = read_bool(diag, node, key);
+    } else if (name == "proxy_protocol_timeout") {
+      out.proxy_protocol_timeout = read_duration(diag, node, key, false);
     } else {
       read_store_field(diag, node, name, key, base_dir, out);
     }

@@ -49,6 +49,10 @@ struct service_fields {
   std::optional<duration> ocsp_timeout;
   std::optional<std::vector<std::string>> crl_url;
   std::optional<bool> crl_from_cdp;
+  std::optional<proxy_protocol_version> proxy_protocol;
+  std::optional<std::vector<std::string>> proxy_protocol_tlvs;
+  std::optional<bool> accept_proxy_protocol;
+  std::optional<duration> proxy_protocol_timeout;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

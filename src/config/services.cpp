@@ -126,6 +126,11 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply("ocsp_timeout", &service_fields::ocsp_timeout, svc.ocsp_timeout);
   apply("crl_url", &service_fields::crl_url, svc.crl_url);
   apply("crl_from_cdp", &service_fields::crl_from_cdp, svc.crl_from_cdp);
+  apply("proxy_protocol", &service_fields::proxy_protocol, svc.proxy_protocol);
+  svc.proxy_protocol_tlvs = default_proxy_protocol_tlvs();
+  apply("proxy_protocol_tlvs", &service_fields::proxy_protocol_tlvs, svc.proxy_protocol_tlvs);
+  apply("accept_proxy_protocol", &service_fields::accept_proxy_protocol, svc.accept_proxy_protocol);
+  apply("proxy_protocol_timeout", &service_fields::proxy_protocol_timeout, svc.proxy_protocol_timeout);
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");

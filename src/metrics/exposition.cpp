@@ -230,6 +230,19 @@ void write_live_rejections(text_writer& w, const service_list& services) {
   }
 }
 
+void write_proxy_protocol(text_writer& w, const service_list& services) {
+  constexpr std::string_view rejected = "mtlsd_proxy_header_rejections_total";
+  w.family(rejected,
+           "Connections closed because their PROXY protocol header (accept_proxy_protocol) was refused, by reason.",
+           "counter");
+  for (const auto& [service, m] : services)
+    for (std::size_t i = 0; i < proxy_header_reasons.size(); ++i)
+      w.sample(rejected, {{"service", service}, {"reason", proxy_header_reasons[i]}},
+               format_integer(m->proxy_header_rejections[i].value()));
+  per_service(w, services, "mtlsd_proxy_headers_sent_total", "PROXY protocol headers sent to backends.", "counter",
+              [](const service_metrics& m) { return format_integer(m.proxy_headers_sent.value()); });
+}
+
 void write_crls(text_writer& w, std::vector<crl_freshness> crls) {
   // Several CRLs of one issuer (an old and a new one, both loaded): OpenSSL
   // uses the newest, so the series shows the latest nextUpdate. A CRL
@@ -278,6 +291,7 @@ std::string render(const registry& metrics, const std::vector<certificate_expiry
   write_traffic(w, services);
   write_certificates(w, certificates);
   write_live_rejections(w, services);
+  write_proxy_protocol(w, services);
   write_crls(w, crls);
   write_crl_fetches(w, fetches);
   return w.take();

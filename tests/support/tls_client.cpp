@@ -216,6 +216,12 @@ handshake_result tls_client::connect(const std::string& host, std::uint16_t port
     result.error = error;
     return result;
   }
+  if (!options_.preamble.empty() &&
+      ::send(fd_, options_.preamble.data(), options_.preamble.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(options_.preamble.size())) {
+    result.error = std::string("sending the preamble: ") + std::strerror(errno);
+    return result;
+  }
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
   {
     std::lock_guard lock(mutex_);

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mtlsd/config/address.hpp"
@@ -33,6 +35,11 @@ std::string_view to_string(tls_version);
 std::string_view to_string(crl_stale_mode);
 std::string_view to_string(ocsp_mode);
 std::string_view to_string(proxy_protocol_version);
+// The names proxy_protocol_tlvs accepts (docs/backends.md), and the set sent
+// when the key is absent: every one but cert_der (a whole certificate per
+// connection is rarely wanted).
+std::span<const std::string_view> proxy_protocol_tlv_names();
+std::vector<std::string> default_proxy_protocol_tlvs();
 std::string_view to_string(balance_mode);
 
 // Where a key was written, so that errors found after loading (a key that does

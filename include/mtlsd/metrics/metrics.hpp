@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mtlsd/tls/rejection.hpp"
@@ -64,6 +65,10 @@ class histogram {
   std::atomic<std::uint64_t> sum_nanoseconds_{0};
 };
 
+// Why an incoming PROXY header was refused (log reason= and metric label).
+inline constexpr std::array<std::string_view, 4> proxy_header_reasons = {"malformed", "too_large", "timeout",
+                                                                         "closed"};
+
 struct service_metrics {
   counter accepted;               // TCP connections accepted, before any limit
   gauge active;                   // connections open now (accepted and not yet closed)
@@ -80,6 +85,10 @@ struct service_metrics {
   // Live connections closed after a reload because the new rules refuse
   // their client (reevaluate_live), by rejection_reason.
   std::array<counter, rejection_reason_count> live_rejections;
+  // accept_proxy_protocol: connections closed for their PROXY header, by
+  // proxy_header_reasons (index), and headers sent to backends.
+  std::array<counter, proxy_header_reasons.size()> proxy_header_rejections;
+  counter proxy_headers_sent;
 };
 
 struct process_metrics {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 #include <functional>
 
 #include <boost/asio/awaitable.hpp>
@@ -20,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "mtlsd/proxy/limits.hpp"
+#include "mtlsd/proxy/proxy_protocol.hpp"
 #include "mtlsd/proxy/relay.hpp"
 #include "mtlsd/proxy/runtime.hpp"
 #include "mtlsd/proxy/service_group.hpp"
@@ -44,6 +46,7 @@ enum class close_reason {
   shutdown,
   max_connections,
   reevaluated,  // a reload's rules refused the client of a live connection (reevaluate_live)
+  proxy_header_invalid,  // accept_proxy_protocol: no valid PROXY header within proxy_protocol_timeout
 };
 std::string_view to_string(close_reason);
 
@@ -122,6 +125,13 @@ class session : public std::enable_shared_from_this<session> {
   void log_access() const;
   // Closes the session when `verdict` refuses; true then.
   bool close_if_refused(const tls::live_verdict& verdict);
+  // PROXY protocol (docs/backends.md). Receiving: false when the connection
+  // was refused (logged, closed). Sending: right after the TCP connect to the
+  // backend, before any upstream TLS, as HAProxy's send-proxy does.
+  boost::asio::awaitable<bool> read_proxy_header();
+  void reject_proxy_header(std::string_view reason, const std::string& detail, bool quiet);
+  boost::asio::awaitable<error_code> send_proxy_header();
+  std::vector<std::uint8_t> outgoing_proxy_header();
   bool ended_by_us() const {
     return close_reason_ == close_reason::shutdown || close_reason_ == close_reason::reevaluated;
   }
@@ -159,6 +169,10 @@ class session : public std::enable_shared_from_this<session> {
   // A reload happened during the handshake: judge under this once it completes.
   std::shared_ptr<const runtime> reevaluate_after_handshake_;
   rejection_reason live_rejection_ = rejection_reason::other;  // with close=reevaluated
+  // The connection's addresses: the accepted socket's, or those a received
+  // PROXY header carried (then real_peer_ names the balancer).
+  std::optional<pp::address_pair> client_addresses_;
+  std::string real_peer_;
 };
 
 }  // namespace mtlsd::proxy

@@ -177,6 +177,8 @@ TEST(exposition, each_family_has_help_and_type_once_before_its_samples) {
       "mtlsd_crl_next_update_seconds",
       "mtlsd_crl_fetch_last_success_seconds",
       "mtlsd_crl_fetch_failures_total",
+      "mtlsd_proxy_header_rejections_total",
+      "mtlsd_proxy_headers_sent_total",
   };
   std::set<std::string> families;
   for (const auto& [name, n] : type_count) {
