@@ -49,6 +49,9 @@ struct service_fields {
   std::optional<duration> ocsp_timeout;
   std::optional<std::vector<std::string>> crl_url;
   std::optional<bool> crl_from_cdp;
+  std::optional<balance_mode> balance;
+  std::optional<std::size_t> max_fails, connect_retries;
+  std::optional<duration> fail_window, fail_timeout, health_check_interval, resolve_interval;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

@@ -126,6 +126,13 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply("ocsp_timeout", &service_fields::ocsp_timeout, svc.ocsp_timeout);
   apply("crl_url", &service_fields::crl_url, svc.crl_url);
   apply("crl_from_cdp", &service_fields::crl_from_cdp, svc.crl_from_cdp);
+  apply("balance", &service_fields::balance, svc.balance);
+  apply("max_fails", &service_fields::max_fails, svc.max_fails);
+  apply("fail_window", &service_fields::fail_window, svc.fail_window);
+  apply("fail_timeout", &service_fields::fail_timeout, svc.fail_timeout);
+  apply("connect_retries", &service_fields::connect_retries, svc.connect_retries);
+  apply("health_check_interval", &service_fields::health_check_interval, svc.health_check_interval);
+  apply("resolve_interval", &service_fields::resolve_interval, svc.resolve_interval);
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");

@@ -159,6 +159,9 @@ class session : public std::enable_shared_from_this<session> {
   // A reload happened during the handshake: judge under this once it completes.
   std::shared_ptr<const runtime> reevaluate_after_handshake_;
   rejection_reason live_rejection_ = rejection_reason::other;  // with close=reevaluated
+  // The backend member this connection is (or is being) relayed to; counts it
+  // as active there until the session ends.
+  backend_lease backend_lease_;
 };
 
 }  // namespace mtlsd::proxy
