@@ -43,6 +43,28 @@ std::vector<metrics::crl_freshness> loaded_crls(const proxy::runtime& rt) {
   return out;
 }
 
+namespace {
+
+// Each backend address of a service with its state: what an operator asks
+// first when clients fail ("which backend is out, and why").
+std::string backends_json(const proxy::backend_pool& pool) {
+  std::string out = "[";
+  bool first = true;
+  for (const auto& m : pool.members()) {
+    out += first ? "{" : ",{";
+    first = false;
+    out += "\"backend\":" + json_string(m->text());
+    out += ",\"up\":" + std::string(m->down() ? "false" : "true");
+    out += ",\"connections_active\":" + std::to_string(m->active());
+    out += ",\"connections_total\":" + std::to_string(m->metrics().connections.value());
+    out += ",\"connect_failures_total\":" + std::to_string(m->metrics().connect_failures.value());
+    out += "}";
+  }
+  return out + "]";
+}
+
+}  // namespace
+
 std::string status_json(const proxy::server& server, const metrics::registry& metrics, const daemon_facts& facts) {
   const proxy::runtime& rt = server.current();
   std::map<std::string, std::string> addresses;
@@ -81,6 +103,8 @@ std::string status_json(const proxy::server& server, const metrics::registry& me
       for (const auto& ca : service->tls->trusted_cas()) out += "," + certificate_json(ca, "truststore");
       out += "]";
     }
+    out += ",\"balance\":" + json_string(to_string(c.balance));
+    out += ",\"backends\":" + backends_json(*service->backends);
     out += "}";
   }
   out += "]}";

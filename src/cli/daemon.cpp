@@ -116,6 +116,7 @@ void daemon::start_up() {
   std::shared_ptr<proxy::runtime> first(std::move(first_));
   proxy::adopt(*first, nullptr, metrics_);
   server_.bind(first);
+  backend_tasks_.watch(*first);
   if (first->admin.listen) {
     service_config admin_address;
     admin_address.name = "admin";
@@ -229,6 +230,7 @@ void daemon::begin_drain(int signal_number) {
     watchdog_timer_.cancel();
     expiry_timer_.cancel();
     crl_refresh_.stop();
+    backend_tasks_.stop();
     if (admin_) admin_->stop();
   });
 }
@@ -271,6 +273,7 @@ void daemon::reload(trigger why) {
     return;
   }
   if (admin_ && next->admin_tls) admin_->set_tls(next->admin_tls);
+  backend_tasks_.watch(*next);
   log::setup(next->server.level, next->server.format);
   for (const auto& w : next->warnings) log::warn(log::record("config_warning").add("message", w));
   // A file changed while it was being loaded: keep the older fingerprint so

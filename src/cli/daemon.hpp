@@ -23,6 +23,7 @@
 #include "mtlsd/platform/inherited_sockets.hpp"
 #include "mtlsd/platform/pid_file.hpp"
 #include "mtlsd/platform/service_notify.hpp"
+#include "mtlsd/proxy/backend_tasks.hpp"
 #include "mtlsd/proxy/server.hpp"
 
 namespace mtlsd::cli {
@@ -78,6 +79,8 @@ class daemon {
   boost::asio::steady_timer reload_timer_{io_};
   boost::asio::steady_timer watchdog_timer_{io_};
   boost::asio::steady_timer expiry_timer_{io_};
+  // Re-resolution and health checks of every service's backends, on io_.
+  proxy::backend_tasks backend_tasks_{io_.get_executor()};
   bool draining_ = false;
   bool finished_ = false;
   // CRLs fetched over HTTP; a replaced cached copy triggers reload(crl_fetch).

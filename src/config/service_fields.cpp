@@ -24,7 +24,9 @@ constexpr std::string_view all_service_keys[] = {
     "crl", "crl_stale",
     "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout",
     "crl_url", "crl_from_cdp",
-    "proxy_protocol", "proxy_protocol_tlvs", "accept_proxy_protocol", "proxy_protocol_timeout"};
+    "proxy_protocol", "proxy_protocol_tlvs", "accept_proxy_protocol", "proxy_protocol_timeout",
+    "balance", "max_fails", "fail_window", "fail_timeout", "connect_retries", "health_check_interval",
+    "resolve_interval"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
@@ -49,6 +51,10 @@ constexpr enum_name<tls_version> tls_version_names[] = {{"1.2", tls_version::tls
 
 constexpr enum_name<ocsp_mode> ocsp_names[] = {
     {"off", ocsp_mode::off}, {"soft", ocsp_mode::soft}, {"hard", ocsp_mode::hard}};
+
+constexpr enum_name<balance_mode> balance_names[] = {{"round_robin", balance_mode::round_robin},
+                                                     {"least_connections", balance_mode::least_connections},
+                                                     {"random_two", balance_mode::random_two}};
 
 // OCSP requests go out over plain HTTP (RFC 6960 appendix A); the answer is signed.
 std::optional<std::string> read_ocsp_url(diagnostics& diag, const toml::node& node, const std::string& key) {
@@ -275,6 +281,20 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.accept_proxy_protocol = read_bool(diag, node, key);
     } else if (name == "proxy_protocol_timeout") {
       out.proxy_protocol_timeout = read_duration(diag, node, key, false);
+    } else if (name == "balance") {
+      out.balance = read_enum(diag, node, key, balance_names);
+    } else if (name == "max_fails") {
+      if (auto v = read_integer(diag, node, key, 1, 1000000)) out.max_fails = static_cast<std::size_t>(*v);
+    } else if (name == "fail_window") {
+      out.fail_window = read_duration(diag, node, key, false);
+    } else if (name == "fail_timeout") {
+      out.fail_timeout = read_duration(diag, node, key, false);
+    } else if (name == "connect_retries") {
+      if (auto v = read_integer(diag, node, key, 0, 100)) out.connect_retries = static_cast<std::size_t>(*v);
+    } else if (name == "health_check_interval") {
+      out.health_check_interval = read_duration(diag, node, key, false);
+    } else if (name == "resolve_interval") {
+      out.resolve_interval = read_duration(diag, node, key, false);
     } else {
       read_store_field(diag, node, name, key, base_dir, out);
     }

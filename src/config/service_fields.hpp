@@ -53,6 +53,9 @@ struct service_fields {
   std::optional<std::vector<std::string>> proxy_protocol_tlvs;
   std::optional<bool> accept_proxy_protocol;
   std::optional<duration> proxy_protocol_timeout;
+  std::optional<balance_mode> balance;
+  std::optional<std::size_t> max_fails, connect_retries;
+  std::optional<duration> fail_window, fail_timeout, health_check_interval, resolve_interval;
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

@@ -131,6 +131,13 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply("proxy_protocol_tlvs", &service_fields::proxy_protocol_tlvs, svc.proxy_protocol_tlvs);
   apply("accept_proxy_protocol", &service_fields::accept_proxy_protocol, svc.accept_proxy_protocol);
   apply("proxy_protocol_timeout", &service_fields::proxy_protocol_timeout, svc.proxy_protocol_timeout);
+  apply("balance", &service_fields::balance, svc.balance);
+  apply("max_fails", &service_fields::max_fails, svc.max_fails);
+  apply("fail_window", &service_fields::fail_window, svc.fail_window);
+  apply("fail_timeout", &service_fields::fail_timeout, svc.fail_timeout);
+  apply("connect_retries", &service_fields::connect_retries, svc.connect_retries);
+  apply("health_check_interval", &service_fields::health_check_interval, svc.health_check_interval);
+  apply("resolve_interval", &service_fields::resolve_interval, svc.resolve_interval);
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");

@@ -278,6 +278,29 @@ void write_crl_fetches(text_writer& w, std::vector<crl_fetch_status> fetches) {
   for (const auto& f : fetches) w.sample(failures, {{"url", f.url}}, format_integer(f.failures));
 }
 
+void write_backends(text_writer& w, const std::vector<registry::backend_entry>& backends) {
+  struct family {
+    std::string_view name, help, type;
+    std::int64_t (*value)(const backend_metrics&);
+  };
+  const family families[] = {
+      {"mtlsd_backend_connections_active", "Client connections relayed to this backend address now.", "gauge",
+       [](const backend_metrics& m) { return m.active.value(); }},
+      {"mtlsd_backend_connections_total", "Connections to this backend address that were established.", "counter",
+       [](const backend_metrics& m) { return static_cast<std::int64_t>(m.connections.value()); }},
+      {"mtlsd_backend_connect_failures_total",
+       "Connect attempts to this backend address that failed (refused, timed out, unreachable).", "counter",
+       [](const backend_metrics& m) { return static_cast<std::int64_t>(m.connect_failures.value()); }},
+      {"mtlsd_backend_up",
+       "1 while this backend address is in rotation, 0 while health checks or failures keep it out.", "gauge", [](const backend_metrics& m) { return m.up.value(); }},
+  };
+  for (const auto& f : families) {
+    w.family(f.name, f.help, f.type);
+    for (const auto& b : backends)
+      w.sample(f.name, {{"service", b.service}, {"backend", b.backend}}, format_integer(f.value(*b.metrics)));
+  }
+}
+
 }  // namespace
 
 std::string render(const registry& metrics, const std::vector<certificate_expiry>& certificates,
@@ -294,6 +317,7 @@ std::string render(const registry& metrics, const std::vector<certificate_expiry
   write_proxy_protocol(w, services);
   write_crls(w, crls);
   write_crl_fetches(w, fetches);
+  write_backends(w, metrics.backends());
   return w.take();
 }
 

@@ -65,4 +65,26 @@ std::vector<std::pair<std::string, std::shared_ptr<const service_metrics>>> regi
   return out;
 }
 
+std::shared_ptr<backend_metrics> registry::backend(const std::string& service, const std::string& backend) {
+  const std::lock_guard lock(mutex_);
+  auto& slot = backends_[{service, backend}];
+  auto existing = slot.lock();
+  if (existing) return existing;
+  // Forget members that went away meanwhile; this runs only when a backend
+  // address appears, never per connection.
+  std::erase_if(backends_, [](const auto& entry) { return entry.second.expired(); });
+  existing = std::make_shared<backend_metrics>();
+  existing->up.set(1);
+  backends_[{service, backend}] = existing;
+  return existing;
+}
+
+std::vector<registry::backend_entry> registry::backends() const {
+  const std::lock_guard lock(mutex_);
+  std::vector<backend_entry> out;
+  for (const auto& [key, weak] : backends_)
+    if (auto live = weak.lock()) out.push_back({key.first, key.second, std::move(live)});
+  return out;
+}
+
 }  // namespace mtlsd::metrics

@@ -108,6 +108,22 @@ void adopt(runtime& next, const runtime* previous, metrics::registry& registry) 
       break;
     }
   }
+  // Backend pools live as long as their service: members keep their health
+  // state, open-connection counts and metrics across reloads.
+  for (auto& service : next.services) {
+    std::shared_ptr<backend_pool> kept;
+    if (previous != nullptr)
+      for (const auto& old : previous->services)
+        if (old->config.name == service->config.name) kept = old->backends;
+    if (kept) {
+      kept->reconfigure(service->config);
+      service->backends = std::move(kept);
+    } else {
+      service->backends->set_metrics_source([&registry, name = service->config.name](const std::string& backend) {
+        return registry.backend(name, backend);
+      });
+    }
+  }
 }
 
 }  // namespace mtlsd::proxy

@@ -307,32 +307,77 @@ asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
 }
 
 asio::awaitable<error_code> session::connect_backend() {
-  const auto& target = service_->config.connect.front();
-  backend_text_ = target.host_port();
-  error_code ec;
-  const auto address = asio::ip::make_address(target.host, ec);
-  if (!ec) {
-    auto [connect_ec] = co_await backend_socket_.async_connect(tcp::endpoint(address, target.port),
-                                                               asio::as_tuple(asio::use_awaitable));
+  // Several backends (backend_pool.hpp): a failed attempt is retried on
+  // another member, up to connect_retries more, so that the client never sees
+  // a failure another backend could absorb. connect_timeout bounds the whole
+  // phase; each attempt gets an even share of what is left, so one
+  // black-holed backend cannot use up the time the others would need.
+  auto& pool = *service_->backends;
+  const auto overall = clock::now() + service_->config.connect_timeout;
+  backend_text_ = service_->config.connect.front().host_port();
+  std::vector<const backend_member*> tried;
+  error_code ec = asio::error::host_not_found;
+  bool looked_up = false;
+  while (!ended_by_us()) {
+    auto member = pool.pick(tried);
+    if (!member && !looked_up) {
+      // Host names the background lookup has not answered yet (start-up).
+      looked_up = true;
+      for (const auto& name : pool.unresolved()) {
+        auto& resolver = resolver_.emplace(backend_socket_.get_executor());
+        auto [resolve_ec, results] = co_await resolver.async_resolve(name.host, std::to_string(name.port),
+                                                                     asio::as_tuple(asio::use_awaitable));
+        if (deadline_passed_ || ended_by_us()) co_return asio::error::operation_aborted;
+        if (resolve_ec) {
+          ec = resolve_ec;
+          continue;
+        }
+        std::vector<tcp::endpoint> found;
+        for (const auto& entry : results) found.push_back(entry.endpoint());
+        pool.learn(name.host, name.port, found);
+      }
+      continue;
+    }
+    if (!member || tried.size() >= pool.attempts_allowed()) break;
+    tried.push_back(member.get());
+    backend_text_ = member->text();
+    backend_lease_ = backend_lease(member);
+    const auto now = clock::now();
+    const auto attempts_left = static_cast<clock::rep>(pool.attempts_allowed() - tried.size() + 1);
+    enter(phase::connect, now + (overall - now) / std::max<clock::rep>(attempts_left, 1));
+    error_code ignored;
+    backend_socket_.close(ignored);
+    auto [connect_ec] =
+        co_await backend_socket_.async_connect(member->endpoint(), asio::as_tuple(asio::use_awaitable));
     ec = connect_ec;
-  } else {
-    // Names resolve on Asio's resolver thread, never blocking the event loop.
-    auto& resolver = resolver_.emplace(backend_socket_.get_executor());
-    auto [resolve_ec, results] =
-        co_await resolver.async_resolve(target.host, std::to_string(target.port), asio::as_tuple(asio::use_awaitable));
-    if (resolve_ec) co_return resolve_ec;
-    if (deadline_passed_ || ended_by_us()) co_return asio::error::operation_aborted;
-    auto [connect_ec, endpoint] =
-        co_await asio::async_connect(backend_socket_, results, asio::as_tuple(asio::use_awaitable));
-    ec = connect_ec;
-    if (!ec) backend_text_ = target.host + "(" + to_text(endpoint) + ")";
+    if (ended_by_us()) co_return asio::error::operation_aborted;
+    const bool attempt_timed_out = deadline_passed_;
+    if (!ec && !attempt_timed_out) {
+      pool.report_success(*member);
+      // Later steps (upstream TLS, PROXY header) keep the phase's own deadline.
+      enter(phase::connect, overall);
+      error_code no_delay_ignored;
+      backend_socket_.set_option(tcp::no_delay(true), no_delay_ignored);
+      backend_.emplace(std::move(backend_socket_));
+      co_return error_code{};
+    }
+    if (attempt_timed_out) ec = asio::error::timed_out;
+    const std::string error = attempt_timed_out ? "no connection within its share of connect_timeout" : ec.message();
+    pool.report_failure(*member, error);
+    backend_lease_.release();
+    if (clock::now() >= overall) {
+      deadline_passed_ = true;
+      break;
+    }
+    if (tried.size() < pool.attempts_allowed())
+      log::info(log::record("backend_retry")
+                    .add("conn", id_)
+                    .add("svc", service_->config.name)
+                    .add("backend", backend_text_)
+                    .add("error", error));
+    deadline_passed_ = false;
   }
-  if (!ec && (deadline_passed_ || ended_by_us())) ec = asio::error::operation_aborted;
-  if (ec) co_return ec;
-  error_code ignored;
-  backend_socket_.set_option(tcp::no_delay(true), ignored);
-  backend_.emplace(std::move(backend_socket_));
-  co_return error_code{};
+  co_return ec ? ec : asio::error::operation_aborted;
 }
 
 asio::awaitable<void> session::linger(tcp::socket& socket) {

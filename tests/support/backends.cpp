@@ -19,16 +19,20 @@ namespace {
 int listen_loopback(std::uint16_t& port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw harness_error(std::string("socket: ") + std::strerror(errno));
+  // A given port is taken again after a server on it stopped (its
+  // connections may still be in TIME_WAIT).
+  const int reuse = 1;
+  if (port != 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(port);
   socklen_t len = sizeof addr;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 128) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     const int e = errno;
     ::close(fd);
-    throw harness_error(std::string("listen on 127.0.0.1:0: ") + std::strerror(e));
+    throw harness_error("listen on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(e));
   }
   port = ntohs(addr.sin_port);
   return fd;
@@ -115,8 +119,8 @@ connection_record backend_connection::finish() {
 }
 
 loopback_server::loopback_server(connection_handler handler, std::chrono::milliseconds lifetime,
-                                 std::size_t keep_bytes)
-    : handler_(std::move(handler)), lifetime_(lifetime), keep_bytes_(keep_bytes) {
+                                 std::size_t keep_bytes, std::uint16_t port)
+    : handler_(std::move(handler)), lifetime_(lifetime), keep_bytes_(keep_bytes), port_(port) {
   ignore_sigpipe();
   listen_fd_ = listen_loopback(port_);
   if (::pipe2(wake_, O_CLOEXEC) != 0) {

@@ -67,8 +67,9 @@ class loopback_server {
  public:
   // Listens on 127.0.0.1:0. Connections and the server itself stop at the
   // latest after `lifetime`, so a failing test cannot hang on a backend.
+  // A non-zero `port` listens there (a backend restarted on its old port).
   explicit loopback_server(connection_handler handler, std::chrono::milliseconds lifetime = 60s,
-                           std::size_t keep_bytes = 1 << 20);
+                           std::size_t keep_bytes = 1 << 20, std::uint16_t port = 0);
   ~loopback_server();
   loopback_server(const loopback_server&) = delete;
   loopback_server& operator=(const loopback_server&) = delete;

@@ -100,7 +100,10 @@ std::string render_config(const config_spec& spec) {
     out << "[[service]]\n";
     out << "name = " << toml_string(s.name) << '\n';
     out << "accept = " << toml_string(s.accept) << '\n';
-    out << "connect = " << toml_string(s.connect) << '\n';
+    if (s.connect_list.empty())
+      out << "connect = " << toml_string(s.connect) << '\n';
+    else
+      out << "connect = " << toml_array(s.connect_list) << '\n';
     if (s.tls_files) {
       if (!s.verify_client.empty()) out << "verify_client = " << toml_string(s.verify_client) << '\n';
       out << "cert = " << toml_string(s.cert) << '\n';

@@ -58,6 +58,7 @@ struct service_spec {
   std::string truststore = "client-ca.crt";
   std::vector<std::string> lines;        // e.g. R"(idle_timeout = "1s")"
   std::vector<std::string> allow;        // lines of [service.allow]; empty: no table
+  std::vector<std::string> connect_list;  // several backends: written as an array instead of `connect`
 };
 
 struct config_spec {

@@ -91,6 +91,17 @@ struct service_metrics {
   counter proxy_headers_sent;
 };
 
+// One backend address of a service (a configured IP literal, or one address a
+// host name resolved to). Owned by the backend pool's member; the registry
+// only remembers it while the member lives, so addresses that DNS dropped
+// leave /metrics instead of lingering as stale series.
+struct backend_metrics {
+  gauge active;             // client connections relayed to it now
+  counter connections;      // connects that succeeded
+  counter connect_failures;  // connect attempts that failed (refused, timeout, unreachable)
+  gauge up;                 // 1 in rotation, 0 taken out (passive or active health)
+};
+
 struct process_metrics {
   counter reloads_ok;
   counter reloads_failed;
@@ -107,6 +118,15 @@ class registry {
   std::shared_ptr<service_metrics> service(const std::string& name);
   // Every service ever registered, by name (removed services keep their last values).
   std::vector<std::pair<std::string, std::shared_ptr<const service_metrics>>> services() const;
+  // Get-or-create by (service, backend): the same object while anyone holds it.
+  std::shared_ptr<backend_metrics> backend(const std::string& service, const std::string& backend);
+  struct backend_entry {
+    std::string service;
+    std::string backend;
+    std::shared_ptr<const backend_metrics> metrics;
+  };
+  // The live ones, sorted by service then backend.
+  std::vector<backend_entry> backends() const;
   process_metrics& process() noexcept { return process_; }
   const process_metrics& process() const noexcept { return process_; }
 
@@ -114,6 +134,7 @@ class registry {
   mutable std::mutex mutex_;  // guards the map only; the metrics are atomics
   std::map<std::string, std::shared_ptr<service_metrics>> services_;
   process_metrics process_;
+  std::map<std::pair<std::string, std::string>, std::weak_ptr<backend_metrics>> backends_;  // under mutex_
 };
 
 }  // namespace mtlsd::metrics

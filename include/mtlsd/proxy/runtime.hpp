@@ -17,6 +17,7 @@
 #include "mtlsd/config/config.hpp"
 #include "mtlsd/config/error.hpp"
 #include "mtlsd/metrics/metrics.hpp"
+#include "mtlsd/proxy/backend_pool.hpp"
 #include "mtlsd/proxy/limits.hpp"
 #include "mtlsd/tls/server_context.hpp"
 
@@ -29,11 +30,15 @@ struct service_runtime {
   // max_connections counts connections accepted before a reload too.
   std::shared_ptr<connection_counter> connections;
   std::shared_ptr<metrics::service_metrics> metrics;
+  // The service's backends and their health; the same pool for every
+  // generation (adopt), shared by all workers.
+  std::shared_ptr<backend_pool> backends;
 
   explicit service_runtime(service_config c)
       : config(std::move(c)),
         connections(std::make_shared<connection_counter>(config.max_connections.value_or(0))),
-        metrics(std::make_shared<metrics::service_metrics>()) {}
+        metrics(std::make_shared<metrics::service_metrics>()),
+        backends(std::make_shared<backend_pool>(config)) {}
 };
 
 struct runtime {
@@ -59,9 +64,9 @@ std::unique_ptr<runtime> build_runtime(const config& cfg, config_errors& errors)
 // also for a configuration that failed to load.
 std::vector<std::filesystem::path> named_files(const config& cfg);
 
-// Takes over, by service name, the connection counters and metrics of the
-// generation being replaced (`previous` may be null: start-up), and registers
-// new services' metrics in `registry`.
+// Takes over, by service name, the connection counters, metrics and backend
+// pools of the generation being replaced (`previous` may be null: start-up),
+// and registers new services' metrics (and backends') in `registry`.
 void adopt(runtime& next, const runtime* previous, metrics::registry& registry);
 
 }  // namespace mtlsd::proxy

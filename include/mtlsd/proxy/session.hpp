@@ -173,6 +173,9 @@ class session : public std::enable_shared_from_this<session> {
   // PROXY header carried (then real_peer_ names the balancer).
   std::optional<pp::address_pair> client_addresses_;
   std::string real_peer_;
+  // The backend member this connection is (or is being) relayed to; counts it
+  // as active there until the session ends.
+  backend_lease backend_lease_;
 };
 
 }  // namespace mtlsd::proxy

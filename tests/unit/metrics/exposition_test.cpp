@@ -33,6 +33,28 @@ std::vector<std::string> lines_starting(const std::string& text, const std::stri
   return out;
 }
 
+TEST(exposition, backend_metrics_are_per_service_and_backend_and_leave_with_their_backend) {
+  registry r;
+  auto a = r.backend("api", "10.0.0.5:8080");
+  auto b = r.backend("api", "db(10.0.0.6:8080)");
+  EXPECT_EQ(r.backend("api", "10.0.0.5:8080"), a);
+  a->active.add(3);
+  a->connections.add(7);
+  b->connect_failures.add(2);
+  b->up.set(0);
+  std::string text = render(r, {}, test::sample_build);
+  EXPECT_EQ(value_of(text, R"(mtlsd_backend_connections_active{service="api",backend="10.0.0.5:8080"})"), "3");
+  EXPECT_EQ(value_of(text, R"(mtlsd_backend_connections_total{service="api",backend="10.0.0.5:8080"})"), "7");
+  EXPECT_EQ(value_of(text, R"x(mtlsd_backend_connect_failures_total{service="api",backend="db(10.0.0.6:8080)"})x"),
+            "2");
+  EXPECT_EQ(value_of(text, R"(mtlsd_backend_up{service="api",backend="10.0.0.5:8080"})"), "1");
+  EXPECT_EQ(value_of(text, R"x(mtlsd_backend_up{service="api",backend="db(10.0.0.6:8080)"})x"), "0");
+  b.reset();  // DNS dropped the address: its series go
+  text = render(r, {}, test::sample_build);
+  EXPECT_EQ(text.find("db(10.0.0.6:8080)"), std::string::npos);
+  EXPECT_EQ(value_of(text, R"(mtlsd_backend_up{service="api",backend="10.0.0.5:8080"})"), "1");
+}
+
 TEST(exposition, handshake_failures_are_counted_per_reason_with_every_reason_present) {
   registry r;
   auto m = r.service("api");
@@ -179,6 +201,10 @@ TEST(exposition, each_family_has_help_and_type_once_before_its_samples) {
       "mtlsd_crl_fetch_failures_total",
       "mtlsd_proxy_header_rejections_total",
       "mtlsd_proxy_headers_sent_total",
+      "mtlsd_backend_connections_active",
+      "mtlsd_backend_connections_total",
+      "mtlsd_backend_connect_failures_total",
+      "mtlsd_backend_up",
   };
   std::set<std::string> families;
   for (const auto& [name, n] : type_count) {
