@@ -23,7 +23,8 @@ constexpr std::string_view all_service_keys[] = {
     "truststore_password_file", "truststore_password_env",
     "crl", "crl_stale",
     "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout",
-    "crl_url", "crl_from_cdp"};
+    "crl_url", "crl_from_cdp",
+    "upstream", "alpn"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
@@ -32,7 +33,8 @@ constexpr std::string_view tls_keys[] = {
     "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
     "truststore_password_file", "truststore_password_env",
     "crl", "crl_stale", "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout",
-    "crl_url", "crl_from_cdp"};
+    "crl_url", "crl_from_cdp",
+    "alpn"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
@@ -239,6 +241,10 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.crl_url = read_url_list(diag, node, key);
     } else if (name == "crl_from_cdp") {
       out.crl_from_cdp = read_bool(diag, node, key);
+    } else if (name == "upstream") {
+      out.upstream = read_upstream_fields(diag, node, key, base_dir);
+    } else if (name == "alpn") {
+      out.alpn = read_alpn_list(diag, node, key);
     } else {
       read_store_field(diag, node, name, key, base_dir, out);
     }

@@ -12,6 +12,7 @@
 
 #include "config/files.hpp"
 #include "config/toml_reader.hpp"
+#include "config/upstream_fields.hpp"
 #include "mtlsd/config/config.hpp"
 
 namespace mtlsd::config_detail {
@@ -49,6 +50,8 @@ struct service_fields {
   std::optional<duration> ocsp_timeout;
   std::optional<std::vector<std::string>> crl_url;
   std::optional<bool> crl_from_cdp;
+  std::optional<upstream_fields> upstream;       // [service.upstream] (upstream_fields.hpp)
+  std::optional<std::vector<std::string>> alpn;  // accept side, TLS only
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

@@ -9,6 +9,7 @@
 #include "config/server_names.hpp"
 #include "config/store_fields.hpp"
 #include "config/text_util.hpp"
+#include "config/upstream_fields.hpp"
 
 namespace mtlsd::config_detail {
 namespace {
@@ -126,6 +127,12 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply("ocsp_timeout", &service_fields::ocsp_timeout, svc.ocsp_timeout);
   apply("crl_url", &service_fields::crl_url, svc.crl_url);
   apply("crl_from_cdp", &service_fields::crl_from_cdp, svc.crl_from_cdp);
+  apply("alpn", &service_fields::alpn, svc.alpn);
+  // An unreadable connect was reported already; whether it is tls:// is unknown.
+  if (own.connect) {
+    merge_upstream(diag, own.upstream, defaults.upstream, own.connect->front().scheme == transport::tls, prefix,
+                   svc);
+  }
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");

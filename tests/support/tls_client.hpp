@@ -54,6 +54,7 @@ struct tls_client_options {
   // keys the default would refuse to use (RSA-1024 for weak_key tests).
   int security_level = -1;
   bool request_ocsp_status = false;          // send status_request (ask for a stapled OCSP response)
+  std::vector<std::string> alpn;             // ALPN protocols offered; empty: no ALPN
 };
 
 struct handshake_result {

@@ -80,6 +80,11 @@ struct service_metrics {
   // Live connections closed after a reload because the new rules refuse
   // their client (reevaluate_live), by rejection_reason.
   std::array<counter, rejection_reason_count> live_rejections;
+  // TLS towards tls:// backends: handshakes that succeeded (and of those,
+  // resumed a cached session) and failures by rejection_reason.
+  counter upstream_handshakes_ok;
+  counter upstream_handshakes_resumed;
+  std::array<counter, rejection_reason_count> upstream_handshake_failures;
 };
 
 struct process_metrics {
