@@ -73,6 +73,26 @@ void print_revocation(std::ostream& out, const service_config& s, const tls::ser
 
 }  // namespace
 
+void print_upstream(std::ostream& out, const service_config& s, const tls::client_context& up) {
+  const auto& u = s.upstream;
+  out << "  upstream tls   min_tls_version " << to_string(u.min_tls_version) << ", server_name "
+      << (u.server_name.empty() ? std::string("from connect") : u.server_name) << ", verify_hostname "
+      << (u.verify_hostname ? "true" : "false") << '\n';
+  out << "    client cert  "
+      << (up.client_subject().empty() ? std::string("none")
+                                      : up.client_subject() + " (not after " + up.client_not_after() + ")")
+      << '\n';
+  out << "    truststore   "
+      << (u.truststore.empty() ? std::string("system default CAs")
+                               : std::to_string(up.truststore_size()) +
+                                     (up.truststore_size() == 1 ? " certificate from " : " certificates from ") +
+                                     u.truststore.string())
+      << '\n';
+  out << "    alpn         "
+      << (u.alpn.empty() ? std::string("the client's negotiated protocol, if any") : join(u.alpn))
+      << '\n';
+}
+
 void print_summary(std::ostream& out, const validated_config& v) {
   const auto& rt = *v.runtime;
   out << "configuration " << v.cfg.file.string() << " is valid: " << rt.services.size()
@@ -145,6 +165,8 @@ void print_summary(std::ostream& out, const validated_config& v) {
       out << "  timeouts       idle " << format_duration(s.idle_timeout) << ", connect "
           << format_duration(s.connect_timeout) << '\n';
     }
+    if (!s.alpn.empty() && entry->tls) out << "  alpn           " << join(s.alpn) << " (server preference)\n";
+    if (entry->upstream_tls) print_upstream(out, s, *entry->upstream_tls);
     out << "  max_connections "
         << (s.max_connections ? std::to_string(*s.max_connections) : "global limit only") << '\n';
   }

@@ -134,6 +134,7 @@ void check_default_files(diagnostics& diag, const service_fields& defaults) {
     for (const auto& path : *defaults.crl) check_file(diag, path, file_kind::regular_file, "defaults.crl");
   if (defaults.ocsp_staple_file)
     check_file(diag, *defaults.ocsp_staple_file, file_kind::regular_file, "defaults.ocsp_staple_file");
+  if (defaults.upstream) check_upstream_files(diag, *defaults.upstream, "defaults.upstream");
 }
 
 }  // namespace

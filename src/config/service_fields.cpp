@@ -26,7 +26,8 @@ constexpr std::string_view all_service_keys[] = {
     "crl_url", "crl_from_cdp",
     "proxy_protocol", "proxy_protocol_tlvs", "accept_proxy_protocol", "proxy_protocol_timeout",
     "balance", "max_fails", "fail_window", "fail_timeout", "connect_retries", "health_check_interval",
-    "resolve_interval"};
+    "resolve_interval",
+    "upstream", "alpn"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
@@ -35,7 +36,8 @@ constexpr std::string_view tls_keys[] = {
     "keystore", "keystore_password_file", "keystore_password_env", "keystore_alias",
     "truststore_password_file", "truststore_password_env",
     "crl", "crl_stale", "ocsp_staple_file", "reevaluate_live", "ocsp", "ocsp_url", "ocsp_timeout",
-    "crl_url", "crl_from_cdp"};
+    "crl_url", "crl_from_cdp",
+    "alpn"};
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
@@ -295,6 +297,10 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.health_check_interval = read_duration(diag, node, key, false);
     } else if (name == "resolve_interval") {
       out.resolve_interval = read_duration(diag, node, key, false);
+    } else if (name == "upstream") {
+      out.upstream = read_upstream_fields(diag, node, key, base_dir);
+    } else if (name == "alpn") {
+      out.alpn = read_alpn_list(diag, node, key);
     } else {
       read_store_field(diag, node, name, key, base_dir, out);
     }

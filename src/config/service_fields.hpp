@@ -12,6 +12,7 @@
 
 #include "config/files.hpp"
 #include "config/toml_reader.hpp"
+#include "config/upstream_fields.hpp"
 #include "mtlsd/config/config.hpp"
 
 namespace mtlsd::config_detail {
@@ -56,6 +57,8 @@ struct service_fields {
   std::optional<balance_mode> balance;
   std::optional<std::size_t> max_fails, connect_retries;
   std::optional<duration> fail_window, fail_timeout, health_check_interval, resolve_interval;
+  std::optional<upstream_fields> upstream;       // [service.upstream] (upstream_fields.hpp)
+  std::optional<std::vector<std::string>> alpn;  // accept side, TLS only
 
   bool wrote(const std::string& name) const { return written.contains(name); }
 };

@@ -9,6 +9,7 @@
 #include "config/server_names.hpp"
 #include "config/store_fields.hpp"
 #include "config/text_util.hpp"
+#include "config/upstream_fields.hpp"
 
 namespace mtlsd::config_detail {
 namespace {
@@ -138,6 +139,12 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
   apply("connect_retries", &service_fields::connect_retries, svc.connect_retries);
   apply("health_check_interval", &service_fields::health_check_interval, svc.health_check_interval);
   apply("resolve_interval", &service_fields::resolve_interval, svc.resolve_interval);
+  apply("alpn", &service_fields::alpn, svc.alpn);
+  // An unreadable connect was reported already; whether it is tls:// is unknown.
+  if (own.connect) {
+    merge_upstream(diag, own.upstream, defaults.upstream, own.connect->front().scheme == transport::tls, prefix,
+                   svc);
+  }
 
   for (const char* key : {"accept", "connect"}) {
     if (!own.wrote(key)) diag.report(own.block, prefix + "." + key, "required key missing");

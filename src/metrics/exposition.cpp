@@ -243,6 +243,23 @@ void write_proxy_protocol(text_writer& w, const service_list& services) {
               [](const service_metrics& m) { return format_integer(m.proxy_headers_sent.value()); });
 }
 
+void write_upstream_handshakes(text_writer& w, const service_list& services) {
+  constexpr std::string_view name = "mtlsd_upstream_handshakes_total";
+  w.family(name, "TLS handshakes with tls:// backends, by result and, for failures, rejection reason.", "counter");
+  for (const auto& [service, m] : services) {
+    w.sample(name, {{"service", service}, {"result", "success"}}, format_integer(m->upstream_handshakes_ok.value()));
+    for (std::size_t i = 0; i < rejection_reason_count; ++i) {
+      const std::string_view reason = to_string(static_cast<rejection_reason>(i));
+      w.sample(name, {{"service", service}, {"result", "failure"}, {"reason", reason}},
+               format_integer(m->upstream_handshake_failures[i].value()));
+    }
+  }
+  constexpr std::string_view resumed = "mtlsd_upstream_sessions_resumed_total";
+  w.family(resumed, "Successful handshakes with tls:// backends that resumed a cached session.", "counter");
+  for (const auto& [service, m] : services)
+    w.sample(resumed, {{"service", service}}, format_integer(m->upstream_handshakes_resumed.value()));
+}
+
 void write_crls(text_writer& w, std::vector<crl_freshness> crls) {
   // Several CRLs of one issuer (an old and a new one, both loaded): OpenSSL
   // uses the newest, so the series shows the latest nextUpdate. A CRL
@@ -315,6 +332,7 @@ std::string render(const registry& metrics, const std::vector<certificate_expiry
   write_certificates(w, certificates);
   write_live_rejections(w, services);
   write_proxy_protocol(w, services);
+  write_upstream_handshakes(w, services);
   write_crls(w, crls);
   write_crl_fetches(w, fetches);
   write_backends(w, metrics.backends());

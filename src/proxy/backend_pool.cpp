@@ -61,10 +61,11 @@ pool_settings pool_settings::of(const service_config& service) {
   return s;
 }
 
-backend_member::backend_member(tcp::endpoint endpoint, std::string text,
+backend_member::backend_member(tcp::endpoint endpoint, std::string text, std::string host,
                                std::shared_ptr<metrics::backend_metrics> metrics)
     : endpoint_(std::move(endpoint)),
       text_(std::move(text)),
+      host_(std::move(host)),
       metrics_(std::move(metrics)),
       down_until_(ticks(in_rotation)),
       last_failure_(ticks(in_rotation)) {}
@@ -108,9 +109,10 @@ backend_pool::backend_pool(const service_config& service, clock_fn now)
   publish();
 }
 
-backend_pool::member_ptr backend_pool::make_member(const tcp::endpoint& endpoint, std::string text) const {
+backend_pool::member_ptr backend_pool::make_member(const tcp::endpoint& endpoint, std::string text,
+                                                  std::string host) const {
   auto metrics = metrics_(text);
-  return std::make_shared<backend_member>(endpoint, std::move(text), std::move(metrics));
+  return std::make_shared<backend_member>(endpoint, std::move(text), std::move(host), std::move(metrics));
 }
 
 backend_pool::target backend_pool::make_target(const endpoint_address& address) const {
@@ -120,7 +122,7 @@ backend_pool::target backend_pool::make_target(const endpoint_address& address) 
   const auto ip = asio::ip::make_address(address.host, ec);
   if (!ec) {
     t.literal = t.resolved = true;
-    t.members.push_back(make_member(tcp::endpoint(ip, address.port), address.host_port()));
+    t.members.push_back(make_member(tcp::endpoint(ip, address.port), address.host_port(), address.host));
   }
   return t;
 }
@@ -155,7 +157,7 @@ void backend_pool::set_metrics_source(metrics_fn source) {
   metrics_ = std::move(source);
   // Nothing has leased a member yet: recreate them with the registry's metrics.
   for (auto& t : targets_)
-    for (auto& m : t.members) m = make_member(m->endpoint(), m->text());
+    for (auto& m : t.members) m = make_member(m->endpoint(), m->text(), m->host());
   publish();
 }
 
@@ -249,7 +251,7 @@ void backend_pool::learn(const std::string& host, std::uint16_t port, const std:
         continue;
       const auto kept = std::find_if(t.members.begin(), t.members.end(),
                                      [&](const member_ptr& m) { return m->endpoint() == endpoint; });
-      next.push_back(kept != t.members.end() ? *kept : make_member(endpoint, host + "(" + to_text(endpoint) + ")"));
+      next.push_back(kept != t.members.end() ? *kept : make_member(endpoint, host + "(" + to_text(endpoint) + ")", host));
     }
     if (!t.resolved || next != t.members) changed = true;
     t.members = std::move(next);

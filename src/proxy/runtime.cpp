@@ -34,7 +34,17 @@ std::map<std::string, std::set<std::string>> faulted_keys(const config_errors& e
 }
 
 
+// [service.upstream] files, for tls:// backends whatever the accept scheme.
+void add_upstream_files(std::vector<std::filesystem::path>& files, const service_config& service) {
+  if (service.connect.empty() || service.connect.front().scheme != transport::tls) return;
+  const auto& up = service.upstream;
+  for (const auto* path : {&up.cert, &up.key, &up.key_password_file, &up.keystore, &up.keystore_password_file,
+                           &up.truststore, &up.truststore_password_file})
+    if (!path->empty() && std::find(files.begin(), files.end(), *path) == files.end()) files.push_back(*path);
+}
+
 void add_files(std::vector<std::filesystem::path>& files, const service_config& service) {
+  add_upstream_files(files, service);
   if (service.accept.scheme != transport::tls) return;
   for (const auto* path : {&service.cert, &service.key, &service.key_password_file, &service.truststore,
                            &service.session_ticket_key_file, &service.keystore, &service.keystore_password_file,
@@ -88,6 +98,9 @@ std::unique_ptr<runtime> build_runtime(const config& cfg, config_errors& errors)
           if (std::find(rt->files.begin(), rt->files.end(), fetched.cache_file) == rt->files.end())
             rt->files.push_back(fetched.cache_file);
     }
+    if (!service.connect.empty() && service.connect.front().scheme == transport::tls &&
+        !faulted_for(faulted, service.key_path_prefix, true).contains("upstream"))
+      entry->upstream_tls = tls::client_context::build(service, errors, rt->warnings);
     rt->services.push_back(std::move(entry));
   }
   if (cfg.admin.listen && cfg.admin.listen->scheme == transport::tls) {

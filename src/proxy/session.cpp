@@ -57,6 +57,7 @@ std::string_view to_string(close_reason reason) {
     case close_reason::max_connections: return "max_connections";
     case close_reason::reevaluated: return "reevaluated";
     case close_reason::proxy_header_invalid: return "proxy_header_invalid";
+    case close_reason::backend_handshake_failed: return "backend_handshake_failed";
   }
   return "none";
 }
@@ -142,6 +143,9 @@ void session::finish() {
   if (phase_ == phase::done) return;
   phase_ = phase::done;
   watchdog_.cancel();
+  // Before the access line: whoever sees the line (a test, a least_connections
+  // pick on another worker) must find the backend no longer counting it.
+  backend_lease_.release();
   const bool closing = close_reason_ == close_reason::idle_timeout || ended_by_us();
   if (closing && client_tls_ && !tls_version_.empty()) client_tls_->try_close_notify();
   log_access();
@@ -262,6 +266,10 @@ void session::record_tls_details() {
   // A resumed session skips the verify callback; the certificate is still in the session.
   X509* peer = SSL_get0_peer_certificate(ssl);
   if (peer && !verdict_.identity) verdict_.identity = extract_identity(peer);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_size = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_size);
+  if (alpn_size > 0) alpn_.assign(reinterpret_cast<const char*>(alpn), alpn_size);
   if (service_->config.verify_client == verify_client_mode::none)
     verify_status_ = "none";
   else
@@ -303,7 +311,61 @@ asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
     if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
     co_return;
   }
+  if (service_->upstream_tls && !co_await upstream_handshake(client)) co_return;
   start_relay(client);
+}
+
+byte_stream& session::backend_stream() {
+  if (backend_tls_) return *backend_tls_;
+  return *backend_;
+}
+
+asio::awaitable<bool> session::upstream_handshake(byte_stream& client) {
+  const auto& context = *service_->upstream_tls;
+  error_code ignored;
+  const auto remote = backend_->socket().remote_endpoint(ignored);
+  ossl::ssl_ptr ssl = context.new_ssl(backend_host_, to_text(remote), alpn_);
+  if (!ssl) {
+    log_upstream_failure(rejection_reason::other, "cannot create a TLS session: " + ossl::drain_errors());
+  } else {
+    auto& backend = backend_tls_.emplace(std::move(backend_->socket()), std::move(ssl));
+    backend_.reset();
+    const error_code ec = co_await backend.connect();
+    if (!ec) {
+      upstream_resumed_ = SSL_session_reused(backend.native()) == 1;
+      service_->metrics->upstream_handshakes_ok.add();
+      if (upstream_resumed_) service_->metrics->upstream_handshakes_resumed.add();
+      co_return true;
+    }
+    if (ended_by_us()) {
+      ERR_clear_error();
+      co_return false;
+    }
+    tls::upstream_failure failure;
+    if (deadline_passed_) {
+      ERR_clear_error();
+      failure = {rejection_reason::timeout, "TLS handshake with the backend not completed within connect_timeout (" +
+                                                format_duration(service_->config.connect_timeout) + ")"};
+    } else {
+      failure = tls::explain_upstream_failure(backend.native(), context.server_name_for(backend_host_));
+    }
+    service_->metrics->upstream_handshake_failures[static_cast<std::size_t>(failure.reason)].add();
+    log_upstream_failure(failure.reason, failure.detail);
+  }
+  if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
+  co_return false;
+}
+
+void session::log_upstream_failure(rejection_reason reason, const std::string& detail) {
+  upstream_rejection_ = reason;
+  log::warn(log::record("upstream_handshake_failed")
+                .add("conn", id_)
+                .add("svc", service_->config.name)
+                .add("peer", peer_)
+                .add("backend", backend_text_)
+                .add("reason", to_string(reason))
+                .add("detail", detail));
+  end(close_reason::backend_handshake_failed);
 }
 
 asio::awaitable<error_code> session::connect_backend() {
@@ -341,6 +403,7 @@ asio::awaitable<error_code> session::connect_backend() {
     if (!member || tried.size() >= pool.attempts_allowed()) break;
     tried.push_back(member.get());
     backend_text_ = member->text();
+    backend_host_ = member->host();
     backend_lease_ = backend_lease(member);
     const auto now = clock::now();
     const auto attempts_left = static_cast<clock::rep>(pool.attempts_allowed() - tried.size() + 1);
@@ -397,8 +460,9 @@ void session::start_relay(byte_stream& client) {
   last_activity_ = clock::now();
   enter(phase::splice, last_activity_ + service_->config.idle_timeout);
   relays_running_ = 2;
-  auto& upstream = upstream_.emplace(client, *backend_, last_activity_, service_->metrics->bytes_client_to_backend);
-  auto& downstream = downstream_.emplace(*backend_, client, last_activity_, service_->metrics->bytes_backend_to_client);
+  byte_stream& backend = backend_stream();
+  auto& upstream = upstream_.emplace(client, backend, last_activity_, service_->metrics->bytes_client_to_backend);
+  auto& downstream = downstream_.emplace(backend, client, last_activity_, service_->metrics->bytes_backend_to_client);
   upstream.start(shared_from_this(), &session::upstream_ended, this);
   downstream.start(shared_from_this(), &session::downstream_ended, this);
 }
@@ -412,6 +476,18 @@ void session::relay_ended(bool client_to_backend, relay_end how) {
     bytes_from_client_ = upstream_->bytes();
   else
     bytes_to_client_ = downstream_->bytes();
+  if (how != relay_end::source_eof && backend_tls_ && downstream_->bytes() == 0 &&
+      close_reason_ == close_reason::none) {
+    // TLS 1.3: the backend judges our certificate after our handshake
+    // finished; its refusal arrives as an alert on the first read — or
+    // our first write meets its reset while that alert is still unread.
+    if (const int alert = tls::received_alert(backend_tls_->native(), client_to_backend); alert >= 0) {
+      const auto failure = tls::explain_upstream_failure(backend_tls_->native(),
+                                                         service_->upstream_tls->server_name_for(backend_host_));
+      service_->metrics->upstream_handshake_failures[static_cast<std::size_t>(failure.reason)].add();
+      log_upstream_failure(failure.reason, failure.detail);
+    }
+  }
   switch (how) {
     case relay_end::source_eof:
       end(client_to_backend ? close_reason::client_closed : close_reason::backend_closed);
@@ -519,6 +595,7 @@ void session::cancel_client() {
 void session::cancel_backend() {
   error_code ignored;
   if (backend_) backend_->cancel();
+  if (backend_tls_) backend_tls_->cancel();
   backend_socket_.cancel(ignored);
   if (resolver_) resolver_->cancel();
 }
@@ -556,6 +633,10 @@ void session::log_access() const {
       .add("close", to_string(close_reason_));
   if (close_reason_ == close_reason::handshake_failed) r.add("reason", to_string(verdict_.reason));
   if (close_reason_ == close_reason::reevaluated) r.add("reason", to_string(live_rejection_));
+  if (close_reason_ == close_reason::backend_handshake_failed) r.add("reason", to_string(upstream_rejection_));
+  if (!alpn_.empty()) r.add("alpn", alpn_);
+  if (backend_tls_ && close_reason_ != close_reason::backend_handshake_failed)
+    r.add("upstream_resumed", upstream_resumed_);
   log::info(r);
 }
 

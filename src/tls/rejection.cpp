@@ -21,6 +21,7 @@ std::string_view to_string(rejection_reason reason) {
     case rejection_reason::name_constraints: return "name_constraints";
     case rejection_reason::invalid_svid: return "invalid_svid";
     case rejection_reason::unrecognized_name: return "unrecognized_name";
+    case rejection_reason::hostname_mismatch: return "hostname_mismatch";
     case rejection_reason::protocol_version: return "protocol_version";
     case rejection_reason::timeout: return "timeout";
     case rejection_reason::other: return "other";
@@ -32,6 +33,9 @@ rejection_reason classify_verify_error(int x509_error) {
   switch (x509_error) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
       return rejection_reason::expired;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return rejection_reason::hostname_mismatch;
     case X509_V_ERR_CERT_NOT_YET_VALID:
       return rejection_reason::not_yet_valid;
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:

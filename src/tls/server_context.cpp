@@ -16,6 +16,7 @@
 #include "mtlsd/fetch/http_client.hpp"
 #include "mtlsd/identity/identity.hpp"
 #include "mtlsd/tls/chain_policy.hpp"
+#include "mtlsd/tls/handshake_verdict.hpp"
 #include "mtlsd/log/logging.hpp"
 #include "mtlsd/tls/truststore.hpp"
 #include "mtlsd/tls/verified_chain_cache.hpp"
@@ -458,6 +459,23 @@ bool server_context::tolerate_stale_crl(const X509_CRL* crl, X509* cert) const {
   return true;
 }
 
+// Our preference order wins (RFC 7301 leaves the choice to the server). No
+// common protocol: the handshake goes on without ALPN rather than failing
+// with no_application_protocol, as a plain TCP proxy would not care either.
+int server_context::select_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                                const unsigned char* in, unsigned int inlen, void* self) {
+  const auto* service = static_cast<const server_context*>(self);
+  if (const handshake_verdict* verdict = verdict_of(ssl); verdict && verdict->context) service = verdict->context;
+  const auto& ours = service->alpn_wire_;
+  if (ours.empty()) return SSL_TLSEXT_ERR_NOACK;
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outlen, reinterpret_cast<const unsigned char*>(ours.data()),
+                            static_cast<unsigned int>(ours.size()), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
 std::shared_ptr<const server_context> server_context::build(const service_config& service, config_errors& errors,
                                                             std::vector<std::string>& warnings,
                                                             const std::set<std::string>& known_bad) {
@@ -527,6 +545,14 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   result->sha256_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
   result->chain_cache_scope_ = {next_context_id(), configuration_epoch(), result->crls_valid_until_};
   SSL_CTX_set_cert_verify_callback(ctx, &server_context::verify_chain, result.get());
+  for (const auto& protocol : service.alpn) {
+    result->alpn_wire_ += static_cast<char>(protocol.size());
+    result->alpn_wire_ += protocol;
+  }
+  // Set even without a list: on an address shared by several services the
+  // handshake keeps the first service's SSL_CTX, and the service SNI
+  // selects may be one that has a list.
+  SSL_CTX_set_alpn_select_cb(ctx, &server_context::select_alpn, result.get());
 
   if (!b.ok) return nullptr;
   return result;

@@ -86,6 +86,22 @@ asio::awaitable<error_code> stream::accept() {
   }
 }
 
+asio::awaitable<error_code> stream::connect() {
+  for (;;) {
+    if (cancelled_) co_return asio::error::operation_aborted;
+    ERR_clear_error();
+    error_code ec;
+    switch (after_call(SSL_connect(ssl_.get()), true, ec)) {
+      case progress::done: co_return error_code{};
+      case progress::failed: co_return ec;
+      case progress::paused:  // no async jobs on the client side
+        co_return asio::error::operation_not_supported;
+      case progress::again:
+        if (auto wait_ec = co_await wait_ready()) co_return wait_ec;
+    }
+  }
+}
+
 // The coroutine forms below are the non-blocking steps plus a wait.
 namespace {
 bool must_wait(const io_step& step) {

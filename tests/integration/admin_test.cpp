@@ -194,7 +194,7 @@ TEST_F(admin, metrics_count_known_traffic) {
   EXPECT_EQ(m.integer("mtlsd_handshakes_total", failures("expired")), 1);
   for (const auto* other : {"not_yet_valid", "bad_signature", "depth_exceeded", "bad_eku", "not_whitelisted",
                             "revoked", "revocation_unknown", "crl_stale", "weak_key", "name_constraints",
-                            "invalid_svid", "unrecognized_name", "protocol_version", "timeout", "other"})
+                            "invalid_svid", "unrecognized_name", "hostname_mismatch", "protocol_version", "timeout", "other"})
     EXPECT_EQ(m.integer("mtlsd_handshakes_total", failures(other)), 0) << other;
   EXPECT_EQ(m.integer("mtlsd_connections_accepted_total", svc), 7);
   EXPECT_EQ(m.integer("mtlsd_connections_rejected_total", {{"service", "svc"}, {"reason", "handshake"}}), 4);

@@ -235,6 +235,12 @@ handshake_result tls_client::connect(const std::string& host, std::uint16_t port
     }
     if (!options_.sni.empty()) SSL_set_tlsext_host_name(ssl_, options_.sni.c_str());
     if (options_.request_ocsp_status) SSL_set_tlsext_status_type(ssl_, TLSEXT_STATUSTYPE_ocsp);
+    if (!options_.alpn.empty()) {
+      std::string wire;
+      for (const auto& p : options_.alpn) wire += static_cast<char>(p.size()) + p;
+      SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(wire.data()),
+                          static_cast<unsigned>(wire.size()));
+    }
     if (!options_.verify_host.empty()) {
       X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
       if (X509_VERIFY_PARAM_set1_ip_asc(param, options_.verify_host.c_str()) != 1) {

@@ -55,6 +55,7 @@ struct tls_client_options {
   int security_level = -1;
   bool request_ocsp_status = false;          // send status_request (ask for a stapled OCSP response)
   std::string preamble;                      // sent on the TCP connection before the handshake (a PROXY header)
+  std::vector<std::string> alpn;             // ALPN protocols offered; empty: no ALPN
 };
 
 struct handshake_result {

@@ -89,6 +89,11 @@ struct service_metrics {
   // proxy_header_reasons (index), and headers sent to backends.
   std::array<counter, proxy_header_reasons.size()> proxy_header_rejections;
   counter proxy_headers_sent;
+  // TLS towards tls:// backends: handshakes that succeeded (and of those,
+  // resumed a cached session) and failures by rejection_reason.
+  counter upstream_handshakes_ok;
+  counter upstream_handshakes_resumed;
+  std::array<counter, rejection_reason_count> upstream_handshake_failures;
 };
 
 // One backend address of a service (a configured IP literal, or one address a

@@ -51,13 +51,16 @@ struct pool_settings {
 // it and the health checker.
 class backend_member {
  public:
-  backend_member(boost::asio::ip::tcp::endpoint endpoint, std::string text,
+  backend_member(boost::asio::ip::tcp::endpoint endpoint, std::string text, std::string host,
                  std::shared_ptr<metrics::backend_metrics> metrics);
 
   const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
   // "10.0.0.5:8080", or "name(10.0.0.5:8080)" for an address of a host name:
   // the access log's backend= and the metrics' backend label.
   const std::string& text() const { return text_; }
+  // The host as configured in connect (a name, or the IP literal): what a
+  // tls:// backend is sent as SNI and verified against by default.
+  const std::string& host() const { return host_; }
   std::int64_t active() const { return metrics_->active.value(); }
   bool available(backend_clock::time_point now) const;
   bool down() const { return down_.load(std::memory_order_relaxed); }
@@ -68,6 +71,7 @@ class backend_member {
   friend class backend_pool;
   const boost::asio::ip::tcp::endpoint endpoint_;
   const std::string text_;
+  const std::string host_;
   const std::shared_ptr<metrics::backend_metrics> metrics_;
   // Out of rotation until then (time_since_epoch ticks; min: in rotation, max:
   // until a health check passes).
@@ -158,7 +162,7 @@ class backend_pool {
 
   std::shared_ptr<const view> snapshot() const;
   void publish();  // with mutex_ held
-  member_ptr make_member(const boost::asio::ip::tcp::endpoint& endpoint, std::string text) const;
+  member_ptr make_member(const boost::asio::ip::tcp::endpoint& endpoint, std::string text, std::string host) const;
   target make_target(const endpoint_address& address) const;
   std::vector<target> targets_for(const service_config& service) const;
   void take_down(backend_member& member, backend_clock::time_point until, std::string_view reason,

@@ -19,6 +19,7 @@
 #include "mtlsd/metrics/metrics.hpp"
 #include "mtlsd/proxy/backend_pool.hpp"
 #include "mtlsd/proxy/limits.hpp"
+#include "mtlsd/tls/client_context.hpp"
 #include "mtlsd/tls/server_context.hpp"
 
 namespace mtlsd::proxy {
@@ -26,6 +27,7 @@ namespace mtlsd::proxy {
 struct service_runtime {
   service_config config;
   std::shared_ptr<const tls::server_context> tls;  // null for tcp:// listeners
+  std::shared_ptr<const tls::client_context> upstream_tls;  // null for tcp:// backends
   // Shared with the previous generation's service of the same name, so that
   // max_connections counts connections accepted before a reload too.
   std::shared_ptr<connection_counter> connections;

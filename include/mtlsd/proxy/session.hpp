@@ -47,6 +47,7 @@ enum class close_reason {
   max_connections,
   reevaluated,  // a reload's rules refused the client of a live connection (reevaluate_live)
   proxy_header_invalid,  // accept_proxy_protocol: no valid PROXY header within proxy_protocol_timeout
+  backend_handshake_failed,  // the TLS handshake with a tls:// backend failed
 };
 std::string_view to_string(close_reason);
 
@@ -100,6 +101,12 @@ class session : public std::enable_shared_from_this<session> {
   boost::asio::awaitable<void> run_tls();
   boost::asio::awaitable<void> connect_then_relay(byte_stream& client);
   boost::asio::awaitable<error_code> connect_backend();
+  // tls:// backends: the client handshake on the connected backend socket,
+  // within what is left of connect_timeout. False (logged, client told) on failure.
+  boost::asio::awaitable<bool> upstream_handshake(byte_stream& client);
+  void log_upstream_failure(rejection_reason reason, const std::string& detail);
+  // What the relay moves bytes to: the TLS stream for tls:// backends.
+  byte_stream& backend_stream();
   boost::asio::awaitable<void> linger(boost::asio::ip::tcp::socket& socket);
   // Splicing runs on readiness callbacks (relay.hpp), not in the coroutine:
   // an idle connection then costs two pending waits instead of a stack of
@@ -176,6 +183,12 @@ class session : public std::enable_shared_from_this<session> {
   // The backend member this connection is (or is being) relayed to; counts it
   // as active there until the session ends.
   backend_lease backend_lease_;
+  // tls:// backends (client_context.hpp).
+  std::string backend_host_;  // the connect address's host: SNI and the name verified by default
+  std::optional<tls::stream> backend_tls_;
+  bool upstream_resumed_ = false;
+  std::string alpn_;  // negotiated with the client; empty: none
+  rejection_reason upstream_rejection_ = rejection_reason::other;  // with close=backend_handshake_failed
 };
 
 }  // namespace mtlsd::proxy

@@ -24,6 +24,7 @@ enum class rejection_reason {
   name_constraints,  // a name in the chain violates a CA's nameConstraints
   invalid_svid,      // the leaf breaks the SPIFFE X.509-SVID rules
   unrecognized_name,  // SNI matches no service on the address and there is no default
+  hostname_mismatch,  // a tls:// backend's certificate does not name upstream.server_name
   protocol_version,  // client offered only versions below min_tls_version
   timeout,           // handshake_timeout passed
   other,             // anything else: malformed input, no shared cipher, reset

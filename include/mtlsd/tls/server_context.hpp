@@ -141,6 +141,10 @@ class server_context {
   // The earliest nextUpdate of the CRLs; max when none has one.
   std::int64_t crls_valid_until_ = INT64_MAX;
   std::vector<fetched_crl> fetched_crls_;
+  // `alpn` in wire format (length-prefixed names, our preference order).
+  std::string alpn_wire_;
+  static int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                         unsigned int inlen, void* self);
 };
 
 }  // namespace mtlsd::tls

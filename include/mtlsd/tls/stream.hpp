@@ -1,5 +1,6 @@
 #pragma once
-// A server-side TLS connection in which OpenSSL reads and writes the
+// A TLS connection (server side towards clients, client side towards tls://
+// backends) in which OpenSSL reads and writes the
 // non-blocking socket itself and Asio only reports readiness (async_wait).
 // There is no second copy of the data between a memory BIO and the socket,
 // and sending close_notify never waits for the peer's, so each direction can
@@ -30,6 +31,9 @@ class stream final : public byte_stream {
   // The server handshake. On failure OpenSSL's error queue is left intact for
   // explain_failure() (handshake_verdict.hpp).
   boost::asio::awaitable<error_code> accept();
+  // The client handshake, towards a tls:// backend (client_context.hpp). On
+  // failure the error queue is left for explain_upstream_failure().
+  boost::asio::awaitable<error_code> connect();
 
   // Ends with asio::error::eof when the peer sent close_notify (or closed TCP).
   boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(boost::asio::mutable_buffer buffer);

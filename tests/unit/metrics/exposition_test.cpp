@@ -205,6 +205,8 @@ TEST(exposition, each_family_has_help_and_type_once_before_its_samples) {
       "mtlsd_backend_connections_total",
       "mtlsd_backend_connect_failures_total",
       "mtlsd_backend_up",
+      "mtlsd_upstream_handshakes_total",
+      "mtlsd_upstream_sessions_resumed_total",
   };
   std::set<std::string> families;
   for (const auto& [name, n] : type_count) {
@@ -280,6 +282,23 @@ TEST(exposition, live_rejections_are_counted_per_reason_with_every_reason_presen
     const std::string series = R"(mtlsd_live_connections_rejected_total{service="api",reason=")" +
                                std::string(to_string(reason)) + "\"}";
     EXPECT_EQ(value_of(text, series), "0") << series;
+  }
+}
+
+TEST(exposition, upstream_handshakes_by_result_with_every_failure_reason_and_resumptions) {
+  registry r;
+  auto api = r.service("api");
+  api->upstream_handshakes_ok.add(5);
+  api->upstream_handshakes_resumed.add(3);
+  api->upstream_handshake_failures[static_cast<std::size_t>(rejection_reason::hostname_mismatch)].add(2);
+  const std::string text = render(r, {}, test::sample_build);
+  EXPECT_EQ(value_of(text, R"(mtlsd_upstream_handshakes_total{service="api",result="success"})"), "5");
+  EXPECT_EQ(value_of(text, R"(mtlsd_upstream_sessions_resumed_total{service="api"})"), "3");
+  for (std::size_t i = 0; i < rejection_reason_count; ++i) {
+    const auto reason = static_cast<rejection_reason>(i);
+    const std::string series = R"(mtlsd_upstream_handshakes_total{service="api",result="failure",reason=")" +
+                               std::string(to_string(reason)) + "\"}";
+    EXPECT_EQ(value_of(text, series), reason == rejection_reason::hostname_mismatch ? "2" : "0") << series;
   }
 }
 
