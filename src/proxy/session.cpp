@@ -278,10 +278,28 @@ void session::record_tls_details() {
 
 asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
   const auto connect_started = clock::now();
-  enter(phase::connect, connect_started + service_->config.connect_timeout);
+  connect_deadline_ = connect_started + service_->config.connect_timeout;
+  enter(phase::connect, connect_deadline_);
+  // A tls:// backend whose handshake fails is a failed backend like one that
+  // refuses the connect: the next one is tried while attempts remain.
+  for (;;) {
+    if (co_await connect_backend_once(client)) co_return;
+    if (!service_->upstream_tls) break;
+    const upstream_result result = co_await upstream_handshake();
+    if (result == upstream_result::established) break;
+    if (result == upstream_result::failed) {
+      if (!ended_by_us() && client.shutdown_now().status == io_status::done) co_await linger(client.socket());
+      co_return;
+    }
+  }
+  start_relay(client);
+}
+
+asio::awaitable<bool> session::connect_backend_once(byte_stream& client) {
+  const auto connect_started = clock::now();
   const error_code ec = co_await connect_backend();
   if (ec) {
-    if (ended_by_us()) co_return;
+    if (ended_by_us()) co_return true;
     service_->metrics->backend_connect_failures.add();
     const auto why = deadline_passed_ ? close_reason::backend_connect_timeout : close_reason::backend_unreachable;
     log::warn(log::record("backend_connect_failed")
@@ -295,12 +313,12 @@ asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
     end(why);
     // Tell the client we are done rather than leave it waiting.
     if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
-    co_return;
+    co_return true;
   }
   service_->metrics->backend_connects_ok.add();
   service_->metrics->backend_connect_duration.observe(clock::now() - connect_started);
   if (const error_code sent = co_await send_proxy_header(); sent) {
-    if (ended_by_us()) co_return;
+    if (ended_by_us()) co_return true;
     log::warn(log::record("backend_proxy_header_failed")
                   .add("conn", id_)
                   .add("svc", service_->config.name)
@@ -309,10 +327,9 @@ asio::awaitable<void> session::connect_then_relay(byte_stream& client) {
                   .add("error", deadline_passed_ ? "not sent within connect_timeout" : sent.message()));
     end(close_reason::backend_error);
     if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
-    co_return;
+    co_return true;
   }
-  if (service_->upstream_tls && !co_await upstream_handshake(client)) co_return;
-  start_relay(client);
+  co_return false;
 }
 
 byte_stream& session::backend_stream() {
@@ -320,14 +337,17 @@ byte_stream& session::backend_stream() {
   return *backend_;
 }
 
-asio::awaitable<bool> session::upstream_handshake(byte_stream& client) {
+asio::awaitable<session::upstream_result> session::upstream_handshake() {
   const auto& context = *service_->upstream_tls;
   error_code ignored;
   const auto remote = backend_->socket().remote_endpoint(ignored);
   ossl::ssl_ptr ssl = context.new_ssl(backend_host_, to_text(remote), alpn_);
   if (!ssl) {
     log_upstream_failure(rejection_reason::other, "cannot create a TLS session: " + ossl::drain_errors());
-  } else {
+    end(close_reason::backend_handshake_failed);
+    co_return upstream_result::failed;
+  }
+  {
     auto& backend = backend_tls_.emplace(std::move(backend_->socket()), std::move(ssl));
     backend_.reset();
     const error_code ec = co_await backend.connect();
@@ -335,11 +355,11 @@ asio::awaitable<bool> session::upstream_handshake(byte_stream& client) {
       upstream_resumed_ = SSL_session_reused(backend.native()) == 1;
       service_->metrics->upstream_handshakes_ok.add();
       if (upstream_resumed_) service_->metrics->upstream_handshakes_resumed.add();
-      co_return true;
+      co_return upstream_result::established;
     }
     if (ended_by_us()) {
       ERR_clear_error();
-      co_return false;
+      co_return upstream_result::failed;
     }
     tls::upstream_failure failure;
     if (deadline_passed_) {
@@ -351,9 +371,15 @@ asio::awaitable<bool> session::upstream_handshake(byte_stream& client) {
     }
     service_->metrics->upstream_handshake_failures[static_cast<std::size_t>(failure.reason)].add();
     log_upstream_failure(failure.reason, failure.detail);
+    if (!deadline_passed_ && tried_backends_.size() < service_->backends->attempts_allowed()) {
+      service_->backends->report_failure(*backend_lease_.get(), "TLS handshake failed: " + failure.detail);
+      backend_lease_.release();
+      backend_tls_.reset();
+      co_return upstream_result::retry;
+    }
   }
-  if (client.shutdown_now().status == io_status::done) co_await linger(client.socket());
-  co_return false;
+  end(close_reason::backend_handshake_failed);
+  co_return upstream_result::failed;
 }
 
 void session::log_upstream_failure(rejection_reason reason, const std::string& detail) {
@@ -365,7 +391,6 @@ void session::log_upstream_failure(rejection_reason reason, const std::string& d
                 .add("backend", backend_text_)
                 .add("reason", to_string(reason))
                 .add("detail", detail));
-  end(close_reason::backend_handshake_failed);
 }
 
 asio::awaitable<error_code> session::connect_backend() {
@@ -375,9 +400,9 @@ asio::awaitable<error_code> session::connect_backend() {
   // phase; each attempt gets an even share of what is left, so one
   // black-holed backend cannot use up the time the others would need.
   auto& pool = *service_->backends;
-  const auto overall = clock::now() + service_->config.connect_timeout;
+  const auto overall = connect_deadline_;
   backend_text_ = service_->config.connect.front().host_port();
-  std::vector<const backend_member*> tried;
+  auto& tried = tried_backends_;
   error_code ec = asio::error::host_not_found;
   bool looked_up = false;
   while (!ended_by_us()) {
@@ -486,6 +511,7 @@ void session::relay_ended(bool client_to_backend, relay_end how) {
                                                          service_->upstream_tls->server_name_for(backend_host_));
       service_->metrics->upstream_handshake_failures[static_cast<std::size_t>(failure.reason)].add();
       log_upstream_failure(failure.reason, failure.detail);
+      end(close_reason::backend_handshake_failed);
     }
   }
   switch (how) {

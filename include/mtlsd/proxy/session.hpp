@@ -103,7 +103,12 @@ class session : public std::enable_shared_from_this<session> {
   boost::asio::awaitable<error_code> connect_backend();
   // tls:// backends: the client handshake on the connected backend socket,
   // within what is left of connect_timeout. False (logged, client told) on failure.
-  boost::asio::awaitable<bool> upstream_handshake(byte_stream& client);
+  // One pick-connect-header round of the connect phase; true when it ended
+  // the session (logged, client told).
+  boost::asio::awaitable<bool> connect_backend_once(byte_stream& client);
+  // retry: this backend's handshake failed and another may be tried.
+  enum class upstream_result { established, retry, failed };
+  boost::asio::awaitable<upstream_result> upstream_handshake();
   void log_upstream_failure(rejection_reason reason, const std::string& detail);
   // What the relay moves bytes to: the TLS stream for tls:// backends.
   byte_stream& backend_stream();
@@ -183,6 +188,10 @@ class session : public std::enable_shared_from_this<session> {
   // The backend member this connection is (or is being) relayed to; counts it
   // as active there until the session ends.
   backend_lease backend_lease_;
+  // The backends this connection tried, and when its connect phase ends
+  // (connect_timeout bounds all attempts, upstream handshakes included).
+  std::vector<const backend_member*> tried_backends_;
+  std::chrono::steady_clock::time_point connect_deadline_;
   // tls:// backends (client_context.hpp).
   std::string backend_host_;  // the connect address's host: SNI and the name verified by default
   std::optional<tls::stream> backend_tls_;
