@@ -133,6 +133,38 @@ TEST_F(upstream_tls, backend_certificate_from_an_unknown_ca_is_refused) {
   daemon().wait_event("access", {{"close", "backend_handshake_failed"}, {"reason", "unknown_ca"}});
 }
 
+TEST_F(upstream_tls, a_backend_whose_handshake_fails_is_skipped_and_no_client_fails) {
+  // Same names as the good backend, but a certificate nobody issued.
+  cert_spec rogue_spec;
+  rogue_spec.cn = {"rogue backend"};
+  rogue_spec.dns = {"localhost"};
+  rogue_spec.ip = {"127.0.0.1"};
+  rogue_spec.eku = eku_kind::server_auth;
+  const issued rogue_cert = make_self_signed(rogue_spec);
+  tls_backend_options o;
+  o.cert = rogue_cert.cert.get();
+  o.key = rogue_cert.key.get();
+  o.client_ca = pki().client_ca.cert.get();
+  tls_backend rogue(o);
+  auto good = backend(pki().client_ca.cert.get());
+  const std::string rogue_address = "127.0.0.1:" + std::to_string(rogue.port());
+  service_spec s = client_mode(good->port(), "server-ca.crt", "");
+  s.connect_list = {"tls://" + rogue_address, "tls://127.0.0.1:" + std::to_string(good->port())};
+  s.lines.push_back(R"(fail_timeout = "60s")");
+  start({{}, {}, {s}});
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(plain_round_trip("through\n"), "through\n") << "client " << i;
+  daemon().wait_events("access", {{"close", "client_closed"}}, 4);
+  // Tried once, then out of rotation for fail_timeout: one refusal, logged with its reason.
+  const auto failed = daemon().events("upstream_handshake_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].get("reason"), "unknown_ca");
+  EXPECT_EQ(failed[0].get("backend"), rogue_address);
+  const auto down = daemon().wait_event("backend_down", {{"backend", rogue_address}});
+  EXPECT_NE(down.get("error").find("TLS handshake failed"), std::string::npos) << down.get("error");
+  EXPECT_EQ(daemon().events("access", {{"close", "backend_handshake_failed"}}).size(), 0u);
+  for (const auto& record : good->wait_records(4)) EXPECT_TRUE(record.handshake_ok) << record.error;
+}
+
 TEST_F(upstream_tls, hostname_mismatch_is_refused_naming_both_names_and_verify_hostname_false_admits) {
   auto b = backend(pki().client_ca.cert.get());
   service_spec strict = client_mode(b->port(), "server-ca.crt", R"(server_name = "api.partner.example")");
