@@ -93,6 +93,27 @@ void print_upstream(std::ostream& out, const service_config& s, const tls::clien
       << '\n';
 }
 
+// Balancing, health checks and the PROXY protocol, when they apply.
+void print_backend_side(std::ostream& out, const service_config& s) {
+  if (s.connect.size() > 1 || s.health_check_interval) {
+    out << "  balance        " << to_string(s.balance) << "; out after " << s.max_fails << " failed connect"
+        << (s.max_fails == 1 ? "" : "s") << " in " << format_duration(s.fail_window) << " for "
+        << format_duration(s.fail_timeout) << "; up to " << s.connect_retries << " retries on other backends\n";
+    out << "  health checks  "
+        << (s.health_check_interval ? "every " + format_duration(*s.health_check_interval) : std::string("off"))
+        << ", host names looked up every " << format_duration(s.resolve_interval) << '\n';
+  }
+  if (s.proxy_protocol != proxy_protocol_version::off) {
+    out << "  proxy_protocol " << to_string(s.proxy_protocol) << " sent to the backend";
+    if (s.proxy_protocol == proxy_protocol_version::v2)
+      out << " (TLVs: " << (s.proxy_protocol_tlvs.empty() ? std::string("none") : join(s.proxy_protocol_tlvs)) << ")";
+    out << '\n';
+  }
+  if (s.accept_proxy_protocol)
+    out << "  accept_proxy_protocol v1/v2 header required from the balancer within "
+        << format_duration(s.proxy_protocol_timeout) << '\n';
+}
+
 void print_summary(std::ostream& out, const validated_config& v) {
   const auto& rt = *v.runtime;
   out << "configuration " << v.cfg.file.string() << " is valid: " << rt.services.size()
@@ -167,6 +188,7 @@ void print_summary(std::ostream& out, const validated_config& v) {
     }
     if (!s.alpn.empty() && entry->tls) out << "  alpn           " << join(s.alpn) << " (server preference)\n";
     if (entry->upstream_tls) print_upstream(out, s, *entry->upstream_tls);
+    print_backend_side(out, s);
     out << "  max_connections "
         << (s.max_connections ? std::to_string(*s.max_connections) : "global limit only") << '\n';
   }

@@ -70,6 +70,27 @@ TEST_F(cli, check_accepts_a_valid_config_and_prints_a_summary_per_service) {
   EXPECT_NE(out.find("CN=localhost"), std::string::npos) << out;
 }
 
+TEST_F(cli, check_summarises_balancing_health_and_proxy_protocol) {
+  service_spec pool;
+  pool.name = "pool";
+  pool.accept = "tcp://127.0.0.1:0";
+  pool.connect_list = {"tcp://127.0.0.1:8081", "tcp://127.0.0.1:8082"};
+  pool.tls_files = false;
+  pool.lines = {R"(balance = "least_connections")", R"(health_check_interval = "5s")", R"(proxy_protocol = "v2")",
+                R"(proxy_protocol_tlvs = ["ssl", "cert_sha256"])", "accept_proxy_protocol = true"};
+  config_spec config;
+  config.services = {pool};
+  auto r = mtlsd({"check", "--config", write_config(config).string()});
+  const std::string out = r.out + r.err;
+  EXPECT_EQ(r.status, 0) << out;
+  for (const std::string expected :
+       {"tcp://127.0.0.1:8081, tcp://127.0.0.1:8082", "balance        least_connections",
+        "health checks  every 5s", "proxy_protocol v2 sent to the backend (TLVs: ssl, cert_sha256)",
+        "accept_proxy_protocol v1/v2 header required"}) {
+    EXPECT_NE(out.find(expected), std::string::npos) << "missing '" << expected << "' in:\n" << out;
+  }
+}
+
 TEST_F(cli, check_does_not_start_listening) {
   auto r = mtlsd({"check", "--config", valid_config().string()});
   EXPECT_EQ(r.status, 0);
