@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -290,6 +291,70 @@ TEST_F(balancing, metrics_and_status_show_each_backend_and_its_state) {
   EXPECT_TRUE(doc.boolean("services.0.backends.0.up"));
   EXPECT_EQ(doc.string("services.0.backends.1.backend"), b_address);
   EXPECT_FALSE(doc.boolean("services.0.backends.1.up"));
+}
+
+// Host names: mtlsd runs in a mount namespace of its own in which /etc/hosts
+// is a file of this test's, so the test can change what a name resolves to
+// without touching the machine's (needs the right to unshare; skipped
+// otherwise). The file is rewritten in place: the bind mount holds its inode.
+class host_names : public balancing {
+ protected:
+  void set_hosts(const std::string& text) {
+    std::ofstream out(hosts_, std::ios::trunc);
+    out << text;
+  }
+
+  mtlsd_daemon& start_with_hosts(const std::string& connect, std::vector<std::string> lines) {
+    service_spec s;
+    s.accept = "tcp://127.0.0.1:0";
+    s.verify_client.clear();
+    s.tls_files = false;
+    s.connect = connect;
+    s.lines = std::move(lines);
+    config_spec config;
+    config.services.push_back(std::move(s));
+    const auto file = write_config(config);
+    daemon_ = std::make_unique<mtlsd_daemon>(
+        std::vector<std::string>{"unshare", "--mount", "sh", "-c",
+                                 "mount --bind \"$1\" /etc/hosts && exec \"$2\" run --config \"$3\"", "sh",
+                                 hosts_.string(), mtlsd_binary, file.string()},
+        on_path());
+    return *daemon_;
+  }
+
+  static process_options on_path() {
+    process_options o;
+    o.search_path = true;
+    return o;
+  }
+
+  static bool can_unshare() {
+    return run_command({"unshare", "--mount", "sh", "-c", "mount --bind /dev/null /dev/null"}, 10s, {}, on_path())
+               .status == 0;
+  }
+
+  std::filesystem::path hosts_ = dir_ / "hosts";
+};
+
+TEST_F(host_names, every_address_is_used_and_a_changed_one_is_picked_up_without_a_reload) {
+  if (!can_unshare()) GTEST_SKIP() << "no right to create a mount namespace (unshare --mount) here";
+  loopback_server v4(echo_handler());
+  loopback_server v6(echo_handler(), 60s, std::size_t{1} << 20, v4.port(), true);
+  const std::string port_text = std::to_string(v4.port());
+  set_hosts("127.0.0.1 backend.mtlsd.test\n::1 backend.mtlsd.test\n");
+  auto& d = start_with_hosts("tcp://backend.mtlsd.test:" + port_text, {R"(resolve_interval = "100ms")"});
+  d.wait_event("backend_resolved", {{"host", "backend.mtlsd.test"}});
+  run_clients(4);
+  EXPECT_EQ(v4.accepted(), 2u) << "both addresses of the name take turns";
+  EXPECT_EQ(v6.accepted(), 2u);
+
+  set_hosts("::1 backend.mtlsd.test\n");
+  d.wait_events("backend_resolved", {{"host", "backend.mtlsd.test"}}, 2);
+  run_clients(4);
+  EXPECT_EQ(v4.accepted(), 2u) << "the address the name lost gets no new connection";
+  EXPECT_EQ(v6.accepted(), 6u);
+  EXPECT_EQ(d.events("reloaded").size(), 0u);
+  EXPECT_EQ(d.events("access", {{"backend", "backend.mtlsd.test([::1]:" + port_text + ")"}}).size(), 6u);
 }
 
 }  // namespace

@@ -16,25 +16,37 @@
 namespace mtlsd::test {
 namespace {
 
-int listen_loopback(std::uint16_t& port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int listen_loopback(std::uint16_t& port, bool ipv6) {
+  const int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw harness_error(std::string("socket: ") + std::strerror(errno));
   // A given port is taken again after a server on it stopped (its
   // connections may still be in TIME_WAIT).
   const int reuse = 1;
   if (port != 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 128) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  if (ipv6) {
+    auto& addr = reinterpret_cast<sockaddr_in6&>(storage);
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    addr.sin6_port = htons(port);
+    len = sizeof addr;
+  } else {
+    auto& addr = reinterpret_cast<sockaddr_in&>(storage);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    len = sizeof addr;
+  }
+  auto* addr = reinterpret_cast<sockaddr*>(&storage);
+  if (::bind(fd, addr, len) != 0 || ::listen(fd, 128) != 0 || ::getsockname(fd, addr, &len) != 0) {
     const int e = errno;
     ::close(fd);
-    throw harness_error("listen on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(e));
+    throw harness_error(std::string("listen on ") + (ipv6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port) + ": " +
+                        std::strerror(e));
   }
-  port = ntohs(addr.sin_port);
+  port = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6&>(storage).sin6_port
+                    : reinterpret_cast<sockaddr_in&>(storage).sin_port);
   return fd;
 }
 
@@ -119,10 +131,10 @@ connection_record backend_connection::finish() {
 }
 
 loopback_server::loopback_server(connection_handler handler, std::chrono::milliseconds lifetime,
-                                 std::size_t keep_bytes, std::uint16_t port)
-    : handler_(std::move(handler)), lifetime_(lifetime), keep_bytes_(keep_bytes), port_(port) {
+                                 std::size_t keep_bytes, std::uint16_t port, bool ipv6)
+    : ipv6_(ipv6), handler_(std::move(handler)), lifetime_(lifetime), keep_bytes_(keep_bytes), port_(port) {
   ignore_sigpipe();
-  listen_fd_ = listen_loopback(port_);
+  listen_fd_ = listen_loopback(port_, ipv6_);
   if (::pipe2(wake_, O_CLOEXEC) != 0) {
     ::close(listen_fd_);
     throw harness_error(std::string("pipe2: ") + std::strerror(errno));
@@ -151,7 +163,9 @@ loopback_server::~loopback_server() {
   ::close(wake_[1]);
 }
 
-std::string loopback_server::address() const { return "127.0.0.1:" + std::to_string(port_); }
+std::string loopback_server::address() const {
+  return (ipv6_ ? "[::1]:" : "127.0.0.1:") + std::to_string(port_);
+}
 std::string loopback_server::connect_url() const { return "tcp://" + address(); }
 
 void loopback_server::accept_loop() {
@@ -254,7 +268,7 @@ connection_handler sink_handler(sink_options options) {
 
 std::uint16_t closed_port() {
   std::uint16_t port = 0;
-  const int fd = listen_loopback(port);
+  const int fd = listen_loopback(port, false);
   ::close(fd);
   return port;
 }

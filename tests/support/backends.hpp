@@ -67,16 +67,17 @@ class loopback_server {
  public:
   // Listens on 127.0.0.1:0. Connections and the server itself stop at the
   // latest after `lifetime`, so a failing test cannot hang on a backend.
-  // A non-zero `port` listens there (a backend restarted on its old port).
+  // A non-zero `port` listens there (a backend restarted on its old port);
+  // `ipv6` listens on [::1] instead.
   explicit loopback_server(connection_handler handler, std::chrono::milliseconds lifetime = 60s,
-                           std::size_t keep_bytes = 1 << 20, std::uint16_t port = 0);
+                           std::size_t keep_bytes = 1 << 20, std::uint16_t port = 0, bool ipv6 = false);
   ~loopback_server();
   loopback_server(const loopback_server&) = delete;
   loopback_server& operator=(const loopback_server&) = delete;
 
   std::uint16_t port() const { return port_; }
-  std::string address() const;      // "127.0.0.1:PORT"
-  std::string connect_url() const;  // "tcp://127.0.0.1:PORT"
+  std::string address() const;      // "127.0.0.1:PORT" or "[::1]:PORT"
+  std::string connect_url() const;  // "tcp://" + address()
   std::size_t accepted() const { return accepted_.load(); }
 
   bool wait_accepted(std::size_t count, std::chrono::milliseconds timeout);
@@ -93,6 +94,7 @@ class loopback_server {
   void accept_loop();
   void serve(active* slot, int fd);
 
+  bool ipv6_ = false;
   connection_handler handler_;
   std::chrono::milliseconds lifetime_;
   std::size_t keep_bytes_;
