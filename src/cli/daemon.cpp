@@ -11,6 +11,7 @@
 #include "mtlsd/metrics/exposition.hpp"
 #include "mtlsd/platform/privileges.hpp"
 #include "mtlsd/proxy/endpoint_text.hpp"
+#include "mtlsd/proxy/upstream_check.hpp"
 #include "mtlsd/tls/verified_chain_cache.hpp"
 
 namespace mtlsd::cli {
@@ -412,6 +413,20 @@ admin::response daemon::serve_admin(std::string_view path) {
                             admin::loaded_crls(server_.current()), crl_refresh_.statuses())};
   if (path == "/status") return {200, "application/json", admin::status_json(server_, metrics_, facts_) + "\n"};
   return {404, "text/plain; charset=utf-8", "not found; try /healthz, /readyz, /metrics or /status\n"};
+}
+
+proxy::backend_tasks::check_step_fn daemon::upstream_check_step() {
+  return [this](asio::ip::tcp::socket& socket, const proxy::backend_member& member, const proxy::backend_pool& pool,
+                std::chrono::steady_clock::time_point deadline) {
+    // The pool outlives generations; its service's current context is the
+    // one new connections use, so a reloaded truststore or client
+    // certificate is what the next check tries.
+    std::shared_ptr<const tls::client_context> context;
+    if (const auto current = server_.current_ptr())
+      for (const auto& service : current->services)
+        if (service->backends.get() == &pool) context = service->upstream_tls;
+    return proxy::upstream_tls_check(socket, std::move(context), member, deadline, pool.settings().connect_timeout);
+  };
 }
 
 }  // namespace mtlsd::cli

@@ -56,6 +56,9 @@ class daemon {
   void start_watching();
   void observe_after_failure(const std::vector<std::filesystem::path>& failed_files, const std::string& before);
   admin::response serve_admin(std::string_view path);
+  // The health checks' TLS handshake for tls:// backends, with the serving
+  // generation's upstream client context of the pool's service.
+  proxy::backend_tasks::check_step_fn upstream_check_step();
   std::string status_line() const;
   void warn_about_unused_inherited_sockets() const;
 
@@ -80,7 +83,7 @@ class daemon {
   boost::asio::steady_timer watchdog_timer_{io_};
   boost::asio::steady_timer expiry_timer_{io_};
   // Re-resolution and health checks of every service's backends, on io_.
-  proxy::backend_tasks backend_tasks_{io_.get_executor()};
+  proxy::backend_tasks backend_tasks_{io_.get_executor(), {}, upstream_check_step()};
   bool draining_ = false;
   bool finished_ = false;
   // CRLs fetched over HTTP; a replaced cached copy triggers reload(crl_fetch).

@@ -150,7 +150,11 @@ asio::awaitable<bool> backend_tasks::check(std::shared_ptr<backend_pool> pool, s
     if (auto s = weak.lock()) s->cancel();
   });
   auto [ec] = co_await socket->async_connect(member->endpoint(), asio::as_tuple(asio::use_awaitable));
-  if (!ec && check_step_) ec = co_await check_step_(*socket, *member, *pool, deadline);
+  step_result step;
+  if (!ec && check_step_) {
+    step = co_await check_step_(*socket, *member, *pool, deadline);
+    ec = step.ec;
+  }
   timeout.cancel();
   boost::system::error_code ignored;
   socket->close(ignored);
@@ -159,8 +163,9 @@ asio::awaitable<bool> backend_tasks::check(std::shared_ptr<backend_pool> pool, s
   if (*stopped) co_return false;
   const bool passed = !ec;
   pool->report_check(*member, passed,
-                     *timed_out ? "no connection within " + format_duration(pool->settings().connect_timeout)
-                               : ec.message());
+                     !step.error.empty() ? step.error
+                     : *timed_out        ? "no connection within " + format_duration(pool->settings().connect_timeout)
+                                         : ec.message());
   co_return passed;
 }
 

@@ -232,6 +232,9 @@ TEST_F(balancing, health_checks_take_a_stopped_backend_out_and_bring_it_back) {
   b.emplace(echo_handler(), 60s, std::size_t{1} << 20, b_port);
   const auto up = d.wait_event("backend_up", {{"backend", b_address}});
   EXPECT_EQ(up.get("reason"), "health_check");
+  // The checks are plain TCP connects. The kernel completes one (and mtlsd
+  // logs backend_up) before the server's accept loop counts it: wait for it.
+  EXPECT_TRUE(b->wait_accepted(1, 5s)) << "the passing check reached the backend";
   run_clients(4);
   EXPECT_EQ(d.events("access", {{"backend", a.address()}}).size(), 6u);
   EXPECT_EQ(d.events("access", {{"backend", b_address}}).size(), 2u);

@@ -12,12 +12,14 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 #include <string>
 #include <vector>
 
 #include "admin_client.hpp"
 #include "integration.hpp"
+#include "tls_backend.hpp"
 
 namespace mtlsd::test {
 namespace {
@@ -400,6 +402,90 @@ TEST_F(proxy_protocol, haproxy_reads_the_client_address_and_authority_from_our_v
   EXPECT_NE(reply.data.find("src=127.0.0.1:" + std::to_string(client_port) + " authority=localhost\n"),
             std::string::npos)
       << reply.data << consumer.all_output();
+}
+
+TEST_F(proxy_protocol, v2_header_carries_the_alpn_protocol_negotiated_with_the_client) {
+  start({{},
+         {},
+         {service(capture_.connect_url(), "require",
+                  {R"(proxy_protocol = "v2")", R"(alpn = ["h2", "http/1.1"])"})}});
+  auto options = client_options();
+  options.alpn = {"h2"};
+  const auto [data, client_port] = send_hello(make_client(), options);
+  ASSERT_GE(data.size(), 28u);
+  ASSERT_EQ(data.substr(0, 12), v2_signature);
+  const std::size_t length = u16_at(data, 14);
+  ASSERT_EQ(data.size(), 16 + length + 5);
+  EXPECT_EQ(u16_at(data, 24), client_port);
+  const auto tlvs = decode_tlvs(data.substr(28, length - 12));
+  EXPECT_EQ(values_of(tlvs, 0x01), std::vector<std::string>{"h2"}) << "PP2_TYPE_ALPN";
+  EXPECT_EQ(daemon().wait_event("access").get("alpn"), "h2");
+}
+
+// The whole gateway: mTLS in, PROXY v2 out, then TLS with our client
+// certificate to two backends that each read the header before their
+// handshake (as HAProxy's accept-proxy with ssl does), balanced round robin.
+TEST_F(proxy_protocol, gateway_sends_the_header_before_the_upstream_handshake_to_each_tls_backend) {
+  cert_spec backend_spec;
+  backend_spec.cn = {"backend"};
+  backend_spec.ip = {"127.0.0.1"};
+  backend_spec.eku = eku_kind::server_auth;
+  const issued backend_cert = issue(backend_spec, pki().server_ca);
+  cert_spec ours;
+  ours.cn = {"mtlsd-upstream"};
+  const auto upstream_client = pki().write_client("upstream", pki().client(ours));
+  tls_backend_options o;
+  o.cert = backend_cert.cert.get();
+  o.key = backend_cert.key.get();
+  o.client_ca = pki().client_ca.cert.get();  // our client certificate is required
+  o.proxy_header = true;
+  tls_backend first(o), second(o);
+
+  service_spec s = service("", "require",
+                           {R"(proxy_protocol = "v2")",
+                            "upstream = { cert = " + toml_string(upstream_client.cert_file.string()) +
+                                ", key = " + toml_string(upstream_client.key_file.string()) +
+                                ", truststore = \"server-ca.crt\" }"});
+  s.connect_list = {"tls://127.0.0.1:" + std::to_string(first.port()),
+                    "tls://127.0.0.1:" + std::to_string(second.port())};
+  auto& d = start({{}, {}, {s}});
+
+  const auto leaf = make_client();
+  std::set<std::uint16_t> client_ports;
+  for (int i = 0; i < 4; ++i) {
+    tls_client client(client_options(client_identity::of(leaf)));
+    ASSERT_TRUE(client.connect(loopback, port()).ok) << "client " << i;
+    client_ports.insert(local_port(client.fd()));
+    const std::string message = "hello " + std::to_string(i);
+    ASSERT_TRUE(client.write_all(message).ok);
+    const auto echoed = client.read_exact(message.size());
+    EXPECT_EQ(echoed.data, message) << "client " << i;
+    client.shutdown();
+    d.wait_events("access", {}, static_cast<std::size_t>(i) + 1);
+  }
+  ASSERT_EQ(client_ports.size(), 4u);
+
+  std::set<std::uint16_t> seen_ports;
+  for (tls_backend* b : {&first, &second}) {
+    const auto records = b->wait_records(2);
+    ASSERT_EQ(records.size(), 2u) << "round robin: two connections each";
+    for (const auto& r : records) {
+      ASSERT_TRUE(r.handshake_ok) << r.error;
+      EXPECT_NE(r.client_subject.find("CN=mtlsd-upstream"), std::string::npos) << r.client_subject;
+      const std::string& header = r.proxy_header;
+      ASSERT_GE(header.size(), 28u);
+      ASSERT_EQ(header.substr(0, 12), v2_signature);
+      EXPECT_EQ(static_cast<unsigned char>(header[13]), 0x11) << "TCP over IPv4";
+      ASSERT_EQ(header.size(), 16u + u16_at(header, 14));
+      EXPECT_EQ(ipv4_text(header, 16), "127.0.0.1");
+      seen_ports.insert(u16_at(header, 24));
+      EXPECT_EQ(u16_at(header, 26), port());
+      const auto tlvs = decode_tlvs(header.substr(28));
+      EXPECT_EQ(values_of(tlvs, 0xE0), std::vector<std::string>{leaf.sha256_hex()}) << "cert_sha256";
+    }
+  }
+  EXPECT_EQ(seen_ports, client_ports) << "each header names its own client's address";
+  EXPECT_TRUE(d.events("upstream_handshake_failed").empty());
 }
 
 }  // namespace

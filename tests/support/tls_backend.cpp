@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "process.hpp"
+
 namespace mtlsd::test {
 namespace {
 
@@ -29,9 +31,40 @@ std::string errors() {
   return out.empty() ? "closed" : out;
 }
 
+bool read_exact(int fd, std::string& out, std::size_t n) {
+  while (n > 0) {
+    char buf[512];
+    const ssize_t got = ::recv(fd, buf, std::min(n, sizeof buf), 0);
+    if (got <= 0) return false;
+    out.append(buf, static_cast<std::size_t>(got));
+    n -= static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+// A PROXY v1 line or v2 header, byte-exact: not one byte of the ClientHello
+// that follows may be taken. Lengths are the protocol's own (v1: at most 107
+// bytes; v2: 16 bytes, then the announced length).
+bool read_proxy_header(int fd, std::string& out) {
+  static const std::string v2_signature("\r\n\r\n\0\r\nQUIT\n", 12);
+  if (!read_exact(fd, out, 12)) return false;
+  if (out == v2_signature) {
+    if (!read_exact(fd, out, 4)) return false;
+    const std::size_t length = (static_cast<unsigned char>(out[14]) << 8) | static_cast<unsigned char>(out[15]);
+    return read_exact(fd, out, length);
+  }
+  if (out.rfind("PROXY ", 0) != 0) return false;
+  while (out.size() < 107 && out.compare(out.size() - 2, 2, "\r\n") != 0)
+    if (!read_exact(fd, out, 1)) return false;
+  return out.compare(out.size() - 2, 2, "\r\n") == 0;
+}
+
 }  // namespace
 
 tls_backend::tls_backend(const tls_backend_options& options) {
+  // OpenSSL writes with write(): a client that closed first (a health check
+  // that got what it needed) must cost an EPIPE, not the test process.
+  ignore_sigpipe();
   ctx_ = SSL_CTX_new(TLS_server_method());
   if (!ctx_ || SSL_CTX_use_certificate(ctx_, options.cert) != 1 || SSL_CTX_use_PrivateKey(ctx_, options.key) != 1)
     throw std::runtime_error("tls_backend: cannot set up the server context");
@@ -49,10 +82,15 @@ tls_backend::tls_backend(const tls_backend_options& options) {
   }
   if (!alpn_wire_.empty()) SSL_CTX_set_alpn_select_cb(ctx_, &tls_backend::select_alpn, this);
 
+  expect_proxy_header_ = options.proxy_header;
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // A backend restarted on its port must not wait for the old one's TIME_WAITs.
+  const int reuse = 1;
+  if (listen_fd_ >= 0) ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(options.port);
   socklen_t len = sizeof addr;
   if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listen_fd_, 64) != 0 || ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
@@ -103,7 +141,9 @@ void tls_backend::serve(int fd) {
   tls_backend_record record;
   SSL* ssl = SSL_new(ctx_);
   SSL_set_fd(ssl, fd);
-  if (SSL_accept(ssl) == 1) {
+  if (expect_proxy_header_ && !read_proxy_header(fd, record.proxy_header)) {
+    record.error = "no PROXY header before the handshake: \"" + record.proxy_header + "\"";
+  } else if (SSL_accept(ssl) == 1) {
     record.handshake_ok = true;
     if (X509* peer = SSL_get0_peer_certificate(ssl)) record.client_subject = subject_of(peer);
     if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) record.sni = name;

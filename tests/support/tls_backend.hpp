@@ -3,7 +3,8 @@
 // OpenSSL server on an ephemeral 127.0.0.1 port, one thread per connection,
 // that records what each client showed it — the client certificate's
 // subject, the server name, the ALPN protocol it chose, whether the session
-// was resumed — and echoes bytes until the client ends. Owns its threads;
+// was resumed, the PROXY header that came first when asked to expect one —
+// and echoes bytes until the client ends. Owns its threads;
 // the destructor stops and joins them.
 
 #include <openssl/ssl.h>
@@ -25,6 +26,10 @@ struct tls_backend_options {
   EVP_PKEY* key = nullptr;
   X509* client_ca = nullptr;   // set: a client certificate issued by it is required
   std::vector<std::string> alpn;  // protocols it accepts, its preference order; empty: no ALPN
+  // Reads a PROXY v1/v2 header before the handshake, as a backend behind
+  // proxy_protocol does (recorded in tls_backend_record::proxy_header).
+  bool proxy_header = false;
+  std::uint16_t port = 0;  // 0: ephemeral; else this port (a backend restarted in place)
 };
 
 struct tls_backend_record {
@@ -34,6 +39,7 @@ struct tls_backend_record {
   std::string alpn;
   bool resumed = false;
   std::string error;
+  std::string proxy_header;  // the header's bytes, exactly (with proxy_header)
 };
 
 class tls_backend {
@@ -56,6 +62,7 @@ class tls_backend {
 
   SSL_CTX* ctx_ = nullptr;
   std::string alpn_wire_;
+  bool expect_proxy_header_ = false;
   int listen_fd_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};

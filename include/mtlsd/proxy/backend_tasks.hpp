@@ -35,10 +35,18 @@ class backend_tasks {
   // Asio's own thread), so the executor never blocks.
   using resolver_fn =
       std::function<boost::asio::awaitable<std::pair<error_code, endpoints>>(std::string host, std::uint16_t port)>;
+  // What a check step found: a failure in `ec` counts the check as failed;
+  // `error`, when set, is what backend_down says instead of ec's message
+  // (a TLS failure's reason and detail say more than any error code).
+  struct step_result {
+    error_code ec;
+    std::string error;
+  };
   // After a check's TCP connect succeeded: more of a check on the connected
   // socket (a TLS handshake for tls:// backends), finished by `deadline`.
-  // Returns a failure to count the check as failed. The default: none.
-  using check_step_fn = std::function<boost::asio::awaitable<error_code>(
+  // The socket must stay in place (not be moved from): the deadline and
+  // stop() end the step by cancelling or closing it. The default: none.
+  using check_step_fn = std::function<boost::asio::awaitable<step_result>(
       boost::asio::ip::tcp::socket& socket, const backend_member& member, const backend_pool& pool,
       std::chrono::steady_clock::time_point deadline)>;
 

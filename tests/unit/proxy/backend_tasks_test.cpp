@@ -103,9 +103,9 @@ TEST(backend_tasks, the_check_step_hook_can_fail_a_check_after_the_tcp_connect) 
   bool step_ran = false;
   backend_tasks tasks(io.get_executor(), {},
                       [&](ip::tcp::socket& socket, const backend_member&, const backend_pool&,
-                          std::chrono::steady_clock::time_point) -> asio::awaitable<boost::system::error_code> {
+                          std::chrono::steady_clock::time_point) -> asio::awaitable<backend_tasks::step_result> {
                         step_ran = socket.is_open();
-                        co_return asio::error::connection_reset;
+                        co_return backend_tasks::step_result{asio::error::connection_reset, "the step said no"};
                       });
   auto result = asio::co_spawn(io, tasks.check(pool, pool->members()[0]), asio::use_future);
   io.run_for(5s);
