@@ -1,6 +1,10 @@
 #pragma once
 // One client connection from accept to close:
-//   handshake (verify + whitelist) -> connect backend -> splice -> access log line.
+//   [PROXY header in] -> handshake (verify + whitelist) -> connect backend
+//   [-> PROXY header out] [-> TLS to the backend] -> splice -> access log line.
+// session.cpp has the client side, the splice and the books;
+// session_backend.cpp the connect phase; session_proxy_header.cpp the PROXY
+// protocol in both directions.
 // The session owns both sockets. It is kept alive by the coroutine that runs
 // it (run() holds a shared_ptr to itself) until splicing starts, then by the
 // relay's pending waits; the registry holds only a raw pointer so that
