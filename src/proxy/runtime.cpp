@@ -100,7 +100,8 @@ std::unique_ptr<runtime> build_runtime(const config& cfg, config_errors& errors)
     }
     if (!service.connect.empty() && service.connect.front().scheme == transport::tls &&
         !faulted_for(faulted, service.key_path_prefix, true).contains("upstream"))
-      entry->upstream_tls = tls::client_context::build(service, errors, rt->warnings);
+      entry->upstream_tls = tls::client_context::build(
+          service, errors, rt->warnings, entry->tls ? SSL_CTX_get0_certificate(entry->tls->native()) : nullptr);
     rt->services.push_back(std::move(entry));
   }
   if (cfg.admin.listen && cfg.admin.listen->scheme == transport::tls) {

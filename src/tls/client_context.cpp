@@ -244,7 +244,8 @@ std::string san_names(X509* cert) {
 client_context::~client_context() = default;
 
 std::shared_ptr<const client_context> client_context::build(const service_config& service, config_errors& errors,
-                                                           std::vector<std::string>& warnings) {
+                                                           std::vector<std::string>& warnings,
+                                                           const X509* listener_cert) {
   std::shared_ptr<client_context> result(new client_context());
   result->settings_ = service.upstream;
   build_state b{service, errors};
@@ -281,6 +282,17 @@ std::shared_ptr<const client_context> client_context::build(const service_config
     if (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0)
       warnings.push_back("service " + service.name + ": upstream client certificate \"" + result->client_subject_ +
                          "\" expired at " + result->client_not_after_);
+    const std::string identity_key = up.keystore.empty() ? "cert" : "keystore";
+    // One certificate serving as both the server and the client identity
+    // lets whoever holds its key impersonate either side.
+    if (listener_cert && X509_cmp(leaf, listener_cert) == 0)
+      b.fail(identity_key, "\"" + result->client_subject_ +
+                               "\" is also this service's server certificate; give [service.upstream] a client "
+                               "certificate of its own");
+    if ((X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) != 0 &&
+        (X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT) == 0)
+      b.fail(identity_key, "\"" + result->client_subject_ +
+                               "\" has an extendedKeyUsage without clientAuth; backends checking it will refuse it");
   }
   result->truststore_size_ = load_trust(b, ctx, warnings);
   if (!b.ok) return nullptr;

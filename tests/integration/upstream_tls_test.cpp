@@ -246,6 +246,36 @@ TEST_F(upstream_tls, check_summarises_the_upstream_settings_and_faults_a_mismatc
   EXPECT_NE(refused.err.find("does not match the certificate"), std::string::npos) << refused.err;
 }
 
+TEST_F(upstream_tls, one_certificate_is_never_both_the_server_and_the_client_identity) {
+  // Gateway mode with the listener's own certificate presented to the backend.
+  service_spec reused = service("tls://127.0.0.1:1");
+  reused.lines = {"upstream = { cert = " + toml_string(pki().server_cert_file().string()) +
+                  ", key = " + toml_string(pki().server_key_file().string()) + " }"};
+  const auto path = write_config({{}, {}, {reused}});
+  auto refused = run_command({mtlsd_binary, "check", "--config", path.string()}, 10s);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("service[svc].upstream.cert: \"CN=localhost\" is also this service's server "
+                             "certificate; give [service.upstream] a client certificate of its own"),
+            std::string::npos)
+      << refused.err;
+
+  // A certificate made for servers only (EKU serverAuth) would be refused by the backend.
+  cert_spec server_only;
+  server_only.cn = {"server-only"};
+  server_only.eku = eku_kind::server_auth;
+  const auto wrong_eku = pki().write_client("server-only", issue(server_only, pki().client_ca));
+  service_spec s = client_mode(1);
+  s.lines = {"upstream = { cert = " + toml_string(wrong_eku.cert_file.string()) +
+             ", key = " + toml_string(wrong_eku.key_file.string()) + " }"};
+  const auto eku_path = write_config({{}, {}, {s}}, "eku.toml");
+  auto eku = run_command({mtlsd_binary, "check", "--config", eku_path.string()}, 10s);
+  EXPECT_EQ(eku.status, 1);
+  EXPECT_NE(eku.err.find("service[svc].upstream.cert: \"CN=server-only\" has an extendedKeyUsage without "
+                         "clientAuth"),
+            std::string::npos)
+      << eku.err;
+}
+
 TEST_F(upstream_tls, a_backend_that_never_answers_the_handshake_times_out_within_connect_timeout) {
   // Takes the ClientHello and says nothing: a plain port, or a hung backend.
   sink_options quiet;

@@ -25,9 +25,12 @@ using ssl_session_ptr = std::unique_ptr<SSL_SESSION, ossl::deleter<SSL_SESSION, 
 class client_context {
  public:
   // Null with problems appended to `errors` (at the "upstream.<key>"
-  // positions of `service`) when a file cannot be used.
+  // positions of `service`) when a file cannot be used. `listener_cert`:
+  // the service's own server certificate (null for a tcp:// accept), which
+  // must not also be presented to backends as the client identity.
   static std::shared_ptr<const client_context> build(const service_config& service, config_errors& errors,
-                                                     std::vector<std::string>& warnings);
+                                                     std::vector<std::string>& warnings,
+                                                     const X509* listener_cert = nullptr);
   ~client_context();
   client_context(const client_context&) = delete;
   client_context& operator=(const client_context&) = delete;
