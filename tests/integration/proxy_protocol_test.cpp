@@ -12,9 +12,10 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "admin_client.hpp"
@@ -358,50 +359,73 @@ TEST_F(proxy_protocol, v2_from_a_tcp_listener_carries_addresses_only) {
 }
 
 // A real consumer: HAProxy (Debian's haproxy package) with accept-proxy
-// answers with what it took from our v2 header.
-TEST_F(proxy_protocol, haproxy_reads_the_client_address_and_authority_from_our_v2_header) {
-  const std::filesystem::path haproxy = "/usr/sbin/haproxy";
-  if (!std::filesystem::exists(haproxy)) GTEST_SKIP() << "haproxy not installed (Debian package haproxy)";
-  const std::uint16_t haproxy_port = closed_port();
-  const auto config = dir_ / "haproxy.cfg";
-  write_file(config,
-             "global\n"
-             "defaults\n"
-             "  mode http\n"
-             "  timeout connect 5s\n"
-             "  timeout client 10s\n"
-             "  timeout server 10s\n"
-             "frontend pp\n"
-             "  bind 127.0.0.1:" +
-                 std::to_string(haproxy_port) +
-                 " accept-proxy\n"
-                 "  http-request return status 200 content-type text/plain "
-                 "lf-string \"src=%[src]:%[src_port] authority=%[fc_pp_authority]\\n\"\n");
-  process consumer({haproxy.string(), "-db", "-f", config.string()});
-  // HAProxy prints nothing when ready in the foreground: its listening
-  // socket accepting a connection is the signal (bounded).
-  bool up = false;
-  for (int attempt = 0; attempt < 100 && !up; ++attempt) {
-    const int fd = tcp_connect(loopback, haproxy_port, 1s);
-    up = fd >= 0;
-    if (fd >= 0)
-      ::close(fd);
-    else
-      std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_TRUE(up) << consumer.all_output();
+// answers with what it took from our header: "src=<ip>:<port> authority=<sni>".
+class haproxy_consumer : public proxy_protocol {
+ protected:
+  // The reply to one HTTP request sent through mtlsd with `proxy_protocol =
+  // version`; sets `client_port_`. Empty when HAProxy is not installed.
+  std::string round_trip(const std::string& version) {
+    const std::filesystem::path haproxy = "/usr/sbin/haproxy";
+    if (!std::filesystem::exists(haproxy)) return "";
+    const std::uint16_t haproxy_port = closed_port();
+    const auto config = dir_ / "haproxy.cfg";
+    write_file(config,
+               "global\n"
+               "defaults\n"
+               "  mode http\n"
+               "  timeout connect 5s\n"
+               "  timeout client 10s\n"
+               "  timeout server 10s\n"
+               "frontend pp\n"
+               "  bind 127.0.0.1:" +
+                   std::to_string(haproxy_port) +
+                   " accept-proxy\n"
+                   "  http-request return status 200 content-type text/plain "
+                   "lf-string \"src=%[src]:%[src_port] authority=%[fc_pp_authority]\\n\"\n");
+    consumer_.emplace(std::vector<std::string>{haproxy.string(), "-db", "-f", config.string()});
+    // HAProxy prints nothing when ready in the foreground: its listening
+    // socket accepting a connection is the signal (bounded).
+    bool up = false;
+    for (int attempt = 0; attempt < 100 && !up; ++attempt) {
+      const int fd = tcp_connect(loopback, haproxy_port, 1s);
+      up = fd >= 0;
+      if (fd >= 0)
+        ::close(fd);
+      else
+        std::this_thread::sleep_for(50ms);
+    }
+    if (!up) return "haproxy did not start: " + consumer_->all_output();
 
-  start(
-      {{}, {}, {service("tcp://127.0.0.1:" + std::to_string(haproxy_port), "require", {R"(proxy_protocol = "v2")"})}});
-  const auto leaf = make_client();
-  tls_client client(client_options(client_identity::of(leaf)));
-  ASSERT_TRUE(client.connect(loopback, port()).ok);
-  const auto client_port = local_port(client.fd());
-  ASSERT_TRUE(client.write_all("GET / HTTP/1.0\r\nHost: pp\r\n\r\n").ok);
-  const auto reply = client.read_until_eof();
-  EXPECT_NE(reply.data.find("src=127.0.0.1:" + std::to_string(client_port) + " authority=localhost\n"),
+    start({{},
+           {},
+           {service("tcp://127.0.0.1:" + std::to_string(haproxy_port), "require",
+                    {"proxy_protocol = \"" + version + "\""})}});
+    const auto leaf = make_client();
+    tls_client client(client_options(client_identity::of(leaf)));
+    if (!client.connect(loopback, port()).ok) return "no handshake with mtlsd";
+    client_port_ = local_port(client.fd());
+    if (!client.write_all("GET / HTTP/1.0\r\nHost: pp\r\n\r\n").ok) return "request not sent";
+    return client.read_until_eof().data;
+  }
+
+  std::optional<process> consumer_;
+  std::uint16_t client_port_ = 0;
+};
+
+TEST_F(haproxy_consumer, reads_the_client_address_and_authority_from_our_v2_header) {
+  if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy not installed (Debian package haproxy)";
+  const std::string reply = round_trip("v2");
+  EXPECT_NE(reply.find("src=127.0.0.1:" + std::to_string(client_port_) + " authority=localhost\n"),
             std::string::npos)
-      << reply.data << consumer.all_output();
+      << reply << (consumer_ ? consumer_->all_output() : "");
+}
+
+TEST_F(haproxy_consumer, reads_the_client_address_from_our_v1_header) {
+  if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy not installed (Debian package haproxy)";
+  const std::string reply = round_trip("v1");
+  // v1 carries addresses only: no authority.
+  EXPECT_NE(reply.find("src=127.0.0.1:" + std::to_string(client_port_) + " authority=\n"), std::string::npos)
+      << reply << (consumer_ ? consumer_->all_output() : "");
 }
 
 TEST_F(proxy_protocol, v2_header_carries_the_alpn_protocol_negotiated_with_the_client) {
