@@ -13,24 +13,11 @@
 
 #include "mtlsd/identity/identity.hpp"
 #include "mtlsd/tls/truststore.hpp"
+#include "tls/protocol_defaults.hpp"
 #include "tls/service_stores.hpp"
 
 namespace mtlsd::tls {
 namespace {
-
-// The same suites, groups and signature algorithms as the accept side
-// (server_context.cpp): forward secrecy and AEAD only, no SHA-1, no DSA.
-constexpr const char* tls12_ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-constexpr const char* tls13_suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
-constexpr const char* groups = "X25519:P-256:P-384";
-constexpr const char* signature_algorithms =
-    "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ed25519:ed448:"
-    "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
-    "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
-    "RSA+SHA256:RSA+SHA384:RSA+SHA512";
 
 // ex_data on each SSL: the context (for the new-session callback, which
 // has no user pointer of its own) and the cache key.
@@ -256,14 +243,8 @@ std::shared_ptr<const client_context> client_context::build(const service_config
     return nullptr;
   }
   const auto& up = service.upstream;
-  SSL_CTX_set_min_proto_version(ctx, up.min_tls_version == tls_version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
-  SSL_CTX_set_security_level(ctx, 2);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_read_ahead(ctx, 1);
-  if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 || SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1 ||
-      SSL_CTX_set1_groups_list(ctx, groups) != 1 || SSL_CTX_set1_sigalgs_list(ctx, signature_algorithms) != 1)
+  // The accept side's policy (protocol_defaults.hpp), so both legs agree.
+  if (!detail::apply_protocol_defaults(ctx, up.min_tls_version))
     b.fail("min_tls_version", "cannot set TLS parameters: " + ossl::drain_errors());
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, on_verify);
   SSL_CTX_set_info_callback(ctx, on_info);

@@ -20,28 +20,13 @@
 #include "mtlsd/log/logging.hpp"
 #include "mtlsd/tls/truststore.hpp"
 #include "mtlsd/tls/verified_chain_cache.hpp"
+#include "tls/protocol_defaults.hpp"
 #include "tls/service_stores.hpp"
 #include "tls/session_binding.hpp"
 #include "tls/verify_callback.hpp"
 
 namespace mtlsd::tls {
 namespace {
-
-// Forward secrecy and AEAD only. TLS 1.3 suites are all AEAD; AES-128 first
-// because it is the cheapest with AES-NI and as strong as needed here.
-constexpr const char* tls12_ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-constexpr const char* tls13_suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
-constexpr const char* groups = "X25519:P-256:P-384";
-// What we sign with and what clients may sign their CertificateVerify with:
-// ECDSA, EdDSA and RSA (PSS preferred) with SHA-2. No DSA, no SHA-1.
-constexpr const char* signature_algorithms =
-    "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ed25519:ed448:"
-    "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
-    "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
-    "RSA+SHA256:RSA+SHA384:RSA+SHA512";
 
 struct builder {
   const service_config& service;
@@ -249,24 +234,9 @@ int verify_flags(verify_client_mode mode) {
 }
 
 void apply_protocol_defaults(builder& b, SSL_CTX* ctx) {
-  SSL_CTX_set_min_proto_version(ctx, b.service.min_tls_version == tls_version::tls1_3 ? TLS1_3_VERSION
-                                                                                       : TLS1_2_VERSION);
-  SSL_CTX_set_security_level(ctx, 2);
-  // Renegotiation is off (OpenSSL 3 already refuses client-initiated
-  // renegotiation by default; this also stops server-initiated). A clean EOF without close_notify is
-  // treated as a half-close, as a plain-TCP backend would see it anyway.
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF |
-                               SSL_OP_SINGLE_ECDH_USE);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  // Read whatever the socket holds into OpenSSL's record buffer in one call;
-  // without this OpenSSL reads each record's 5-byte header and its body with
-  // two separate read(2)s. Bytes read ahead show up as SSL_has_pending.
-  SSL_CTX_set_read_ahead(ctx, 1);
-  if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 || SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1 ||
-      SSL_CTX_set1_groups_list(ctx, groups) != 1 || SSL_CTX_set1_sigalgs_list(ctx, signature_algorithms) != 1 ||
-      SSL_CTX_set1_client_sigalgs_list(ctx, signature_algorithms) != 1)
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE);
+  if (!detail::apply_protocol_defaults(ctx, b.service.min_tls_version) ||
+      SSL_CTX_set1_client_sigalgs_list(ctx, detail::signature_algorithms) != 1)
     b.fail("min_tls_version", "cannot set TLS parameters: " + ossl::drain_errors());
   // One TLS 1.3 ticket per full handshake instead of OpenSSL's two: every
   // stateless ticket costs the server a re-parse of the client certificate

@@ -28,28 +28,16 @@ struct fd_guard {
 };
 
 // One client connection through the proxy: sends `message`, expects it echoed.
-// Empty on success, else what went wrong.
+// Empty on success, else what came back.
 std::string echo_once(std::uint16_t port, const std::string& message = "ping") {
-  std::string error;
-  fd_guard sock{tcp_connect(loopback, port, 5s, &error)};
-  if (sock.fd < 0) return "connect: " + error;
-  if (::send(sock.fd, message.data(), message.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(message.size()))
-    return "send failed";
-  std::string got;
-  while (got.size() < message.size()) {
-    pollfd p{sock.fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) != 1) return "no echo within 5 s";
-    char buffer[256];
-    const auto n = ::recv(sock.fd, buffer, sizeof buffer, 0);
-    if (n <= 0) return "closed before the echo (got " + std::to_string(got.size()) + " bytes)";
-    got.append(buffer, static_cast<std::size_t>(n));
-  }
-  return got == message ? std::string() : "wrong echo: " + got;
+  const std::string got = tcp_exchange(loopback, port, message);
+  return got == message ? std::string() : "wrong or no echo: \"" + got + "\"";
 }
 
 class balancing : public mtlsd_test {
  protected:
-  mtlsd_daemon& start_pool(const std::vector<std::string>& backends, std::vector<std::string> lines) {
+  // A plain tcp:// service in front of `backends`.
+  static config_spec pool_config(const std::vector<std::string>& backends, std::vector<std::string> lines) {
     service_spec s;
     s.accept = "tcp://127.0.0.1:0";
     s.verify_client.clear();
@@ -58,7 +46,11 @@ class balancing : public mtlsd_test {
     s.lines = std::move(lines);
     config_spec config;
     config.services.push_back(std::move(s));
-    return start(config);
+    return config;
+  }
+
+  mtlsd_daemon& start_pool(const std::vector<std::string>& backends, std::vector<std::string> lines) {
+    return start(pool_config(backends, std::move(lines)));
   }
 
   // Sequential connections; each waits for its access line, so the next one
@@ -308,15 +300,7 @@ class host_names : public balancing {
   }
 
   mtlsd_daemon& start_with_hosts(const std::string& connect, std::vector<std::string> lines) {
-    service_spec s;
-    s.accept = "tcp://127.0.0.1:0";
-    s.verify_client.clear();
-    s.tls_files = false;
-    s.connect = connect;
-    s.lines = std::move(lines);
-    config_spec config;
-    config.services.push_back(std::move(s));
-    const auto file = write_config(config);
+    const auto file = write_config(pool_config({connect}, std::move(lines)));
     daemon_ = std::make_unique<mtlsd_daemon>(
         std::vector<std::string>{"unshare", "--mount", "sh", "-c",
                                  "mount --bind \"$1\" /etc/hosts && exec \"$2\" run --config \"$3\"", "sh",

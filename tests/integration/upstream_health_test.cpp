@@ -73,21 +73,7 @@ class upstream_health : public mtlsd_test {
 
   // Plain TCP round trip through the proxy; empty on success, else what went wrong.
   std::string round_trip(const std::string& payload) {
-    std::string error;
-    const int fd = tcp_connect(loopback, port(), 5s, &error);
-    if (fd < 0) return "connect: " + error;
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string got;
-    if (::send(fd, payload.data(), payload.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(payload.size())) {
-      char buf[4096];
-      while (got.size() < payload.size()) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        got.append(buf, static_cast<std::size_t>(n));
-      }
-    }
-    ::close(fd);
+    const std::string got = tcp_exchange(loopback, port(), payload);
     return got == payload ? std::string() : "got \"" + got + "\"";
   }
 

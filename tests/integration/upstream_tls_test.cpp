@@ -56,23 +56,7 @@ class upstream_tls : public mtlsd_test {
   }
 
   // Plain TCP round trip; returns what came back before EOF or `payload.size()` bytes.
-  std::string plain_round_trip(const std::string& payload) {
-    const int fd = tcp_connect(loopback, port(), 5s);
-    if (fd < 0) return "";
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string got;
-    if (::send(fd, payload.data(), payload.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(payload.size())) {
-      char buf[4096];
-      while (got.size() < payload.size()) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        got.append(buf, static_cast<std::size_t>(n));
-      }
-    }
-    ::close(fd);
-    return got;
-  }
+  std::string plain_round_trip(const std::string& payload) { return tcp_exchange(loopback, port(), payload); }
 
   issued backend_cert_;
   client_identity upstream_client_;

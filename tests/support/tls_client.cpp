@@ -484,4 +484,23 @@ std::optional<std::chrono::milliseconds> wait_peer_close(int fd, std::chrono::mi
   return std::nullopt;
 }
 
+std::string tcp_exchange(const std::string& host, std::uint16_t port, const std::string& payload,
+                         std::chrono::milliseconds timeout) {
+  const int fd = tcp_connect(host, port, timeout);
+  if (fd < 0) return "";
+  std::string got;
+  if (::send(fd, payload.data(), payload.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(payload.size())) {
+    char buffer[4096];
+    while (got.size() < payload.size()) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) break;
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      got.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return got;
+}
+
 }  // namespace mtlsd::test

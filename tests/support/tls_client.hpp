@@ -172,6 +172,11 @@ std::string alert_name(int code);
 // Connect with a timeout; returns the fd (blocking mode), or -1 (sets `error`).
 int tcp_connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout,
                 std::string* error = nullptr);
+// One plain TCP exchange: connects, sends `payload`, reads until as many bytes
+// came back, the peer closed, or `timeout` passed with nothing to read.
+// Returns what came back ("" also when the connect failed).
+std::string tcp_exchange(const std::string& host, std::uint16_t port, const std::string& payload,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 // Waits until the peer closes `fd` (EOF or reset), discarding data; returns how
 // long that took, or nullopt when it is still open after `timeout`.
 std::optional<std::chrono::milliseconds> wait_peer_close(int fd, std::chrono::milliseconds timeout);
