@@ -19,6 +19,7 @@
 #include "cli/validated_config.hpp"
 #include "mtlsd/cli/verify.hpp"
 #include "mtlsd/log/logging.hpp"
+#include "mtlsd/platform/core_dumps.hpp"
 #include "mtlsd/platform/pid_file.hpp"
 
 namespace mtlsd::cli {
@@ -145,6 +146,9 @@ int run_daemon(const options& opts) {
   sigemptyset(&hangup);
   sigaddset(&hangup, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &hangup, nullptr);
+  // Keys are read next; until the config says otherwise, a crash must not
+  // write them to a core file.
+  platform::set_core_dumps(false);
   auto v = load_and_validate(opts.config);
   if (!v.errors.empty()) {
     print_errors(v, opts.config);

@@ -9,6 +9,7 @@
 #include "cli/validated_config.hpp"
 #include "mtlsd/log/logging.hpp"
 #include "mtlsd/metrics/exposition.hpp"
+#include "mtlsd/platform/core_dumps.hpp"
 #include "mtlsd/platform/privileges.hpp"
 #include "mtlsd/proxy/endpoint_text.hpp"
 #include "mtlsd/proxy/upstream_check.hpp"
@@ -61,6 +62,7 @@ void keep_restart_only_settings(proxy::runtime& next, const proxy::runtime& curr
   if (next.server.user != current.server.user) note("server.user");
   if (next.server.group != current.server.group) note("server.group");
   if (next.server.pid_file != current.server.pid_file) note("server.pid_file");
+  if (next.server.core_dumps != current.server.core_dumps) note("server.core_dumps");
   if (next.admin.listen != current.admin.listen) note("admin.listen");
   if ((next.admin_tls != nullptr) != (current.admin_tls != nullptr)) {
     note("admin.cert");
@@ -70,6 +72,7 @@ void keep_restart_only_settings(proxy::runtime& next, const proxy::runtime& curr
   next.server.user = current.server.user;
   next.server.group = current.server.group;
   next.server.pid_file = current.server.pid_file;
+  next.server.core_dumps = current.server.core_dumps;
   next.admin.listen = current.admin.listen;
 }
 
@@ -133,6 +136,8 @@ void daemon::start_up() {
   platform::drop_privileges(first->server.user, first->server.group);
   if (!first->server.user.empty() || !first->server.group.empty())
     log::info(log::record("privileges_dropped").add("user", first->server.user).add("group", first->server.group));
+  // After the switch: changing user resets the kernel's dumpable flag.
+  platform::set_core_dumps(first->server.core_dumps);
   // Written as the user mtlsd runs as, so that it can remove the file at exit:
   // a stale pid file would point `mtlsd reload` at an unrelated process.
   if (!first->server.pid_file.empty()) pid_file_ = platform::pid_file(first->server.pid_file);

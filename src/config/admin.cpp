@@ -21,7 +21,7 @@ constexpr std::string_view admin_tls_keys[] = {"cert",          "key",          
                                                "min_tls_version", "allow", "require_client_auth_eku",
                                                "keystore", "keystore_password_file", "keystore_password_env",
                                                "keystore_alias", "truststore_password_file",
-                                               "truststore_password_env"};
+                                               "truststore_password_env", "allow_insecure_key_permissions"};
 
 std::optional<endpoint_address> read_listen(diagnostics& diag, const toml::node& node, const std::string& key) {
   auto text = read_string(diag, node, key);
@@ -92,6 +92,8 @@ admin_config read_admin(diagnostics& diag, const toml::table& table, const std::
   if (fields.min_tls_version) tls.min_tls_version = *fields.min_tls_version;
   tls.allow = fields.allow;
   if (fields.require_client_auth_eku) tls.require_client_auth_eku = *fields.require_client_auth_eku;
+  if (fields.allow_insecure_key_permissions)
+    tls.allow_insecure_key_permissions = *fields.allow_insecure_key_permissions;
   // Unlike a service, the admin port checks client certificates only when
   // given a truststore: plain operator access must stay a one-line setting.
   tls.verify_client = fields.verify_client.value_or(fields.truststore ? verify_client_mode::require

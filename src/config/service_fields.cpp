@@ -27,7 +27,7 @@ constexpr std::string_view all_service_keys[] = {
     "proxy_protocol", "proxy_protocol_tlvs", "accept_proxy_protocol", "proxy_protocol_timeout",
     "balance", "max_fails", "fail_window", "fail_timeout", "connect_retries", "health_check_interval",
     "resolve_interval",
-    "upstream", "alpn"};
+    "upstream", "alpn", "allow_insecure_key_permissions"};
 
 constexpr std::string_view tls_keys[] = {
     "verify_client", "cert", "key", "key_password_file", "truststore",
@@ -41,7 +41,7 @@ constexpr std::string_view tls_keys[] = {
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
-    "pid_file", "user", "group", "expiry_warning", "crl_cache_dir", "crl_refresh_interval"};
+    "pid_file", "user", "group", "expiry_warning", "crl_cache_dir", "crl_refresh_interval", "core_dumps"};
 
 // Keys that identify one service and so cannot have a shared default.
 constexpr std::string_view per_service_only[] = {"name", "accept", "connect", "server_names"};
@@ -255,6 +255,8 @@ service_fields read_service_fields(diagnostics& diag, const toml::table& table, 
       out.server_names = read_server_names(diag, node, key);
     } else if (name == "allow") {
       out.allow = read_allow_rules(diag, node, key, out.allow_positions);
+    } else if (name == "allow_insecure_key_permissions") {
+      out.allow_insecure_key_permissions = read_bool(diag, node, key);
     } else if (name == "require_client_auth_eku") {
       out.require_client_auth_eku = read_bool(diag, node, key);
     } else if (name == "crl") {

@@ -39,6 +39,7 @@ struct service_fields {
   std::map<std::string, source_position> allow_positions;  // "allow", "allow.cn", ...
   std::optional<std::vector<std::string>> server_names;
   std::optional<bool> require_client_auth_eku;
+  std::optional<bool> allow_insecure_key_permissions;
   std::optional<path_setting> keystore, keystore_password_file, truststore_password_file;
   std::optional<std::string> keystore_password_env, keystore_alias, truststore_password_env;
   std::optional<std::vector<path_setting>> crl;

@@ -103,6 +103,8 @@ service_config merge(diagnostics& diag, const service_fields& own, const service
     svc.max_connections = from->max_connections;
   }
   apply("require_client_auth_eku", &service_fields::require_client_auth_eku, svc.require_client_auth_eku);
+  apply("allow_insecure_key_permissions", &service_fields::allow_insecure_key_permissions,
+        svc.allow_insecure_key_permissions);
   if (const service_fields* from = applies("allow"); from != nullptr) {
     svc.allow = from->allow;
     for (const auto& [key, where] : from->allow_positions) svc.positions[key] = where;

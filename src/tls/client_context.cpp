@@ -14,6 +14,7 @@
 #include "mtlsd/identity/identity.hpp"
 #include "mtlsd/tls/truststore.hpp"
 #include "tls/protocol_defaults.hpp"
+#include "tls/private_file.hpp"
 #include "tls/service_stores.hpp"
 
 namespace mtlsd::tls {
@@ -116,7 +117,10 @@ void load_pem_identity(build_state& b, SSL_CTX* ctx) {
     if (!read) return b.fail("key_password_file", error);
     password = std::move(*read);
   }
-  ossl::bio_ptr bio(BIO_new_file(up.key.c_str(), "r"));
+  std::string error;
+  const auto pem = detail::read_secret_file(up.key, error);
+  if (!pem) return b.fail("key", error);
+  ossl::bio_ptr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
   ossl::pkey_ptr key;
   if (bio)
     key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, passphrase,
@@ -253,10 +257,16 @@ std::shared_ptr<const client_context> client_context::build(const service_config
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(ctx, &client_context::on_new_session);
 
-  if (!up.keystore.empty())
+  const bool secrets_private = detail::check_private_files(
+      service, detail::upstream_secrets(service), [&](const std::string& key, std::string m) { b.fail(key, m); },
+      [&](const std::string& m) { warnings.push_back("service " + service.name + ": upstream." + m); });
+  if (!secrets_private) {
+    // Not read at all: the refusal above says why.
+  } else if (!up.keystore.empty()) {
     load_keystore_identity(b, ctx);
-  else if (!up.cert.empty())
+  } else if (!up.cert.empty()) {
     load_pem_identity(b, ctx);
+  }
   if (X509* leaf = SSL_CTX_get0_certificate(ctx)) {
     result->client_subject_ = distinguished_name(X509_get_subject_name(leaf));
     result->client_not_after_ = ossl::iso8601(X509_get0_notAfter(leaf));

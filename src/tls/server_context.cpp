@@ -21,6 +21,7 @@
 #include "mtlsd/tls/truststore.hpp"
 #include "mtlsd/tls/verified_chain_cache.hpp"
 #include "tls/protocol_defaults.hpp"
+#include "tls/private_file.hpp"
 #include "tls/service_stores.hpp"
 #include "tls/session_binding.hpp"
 #include "tls/verify_callback.hpp"
@@ -68,7 +69,10 @@ void load_key(builder& b, SSL_CTX* ctx) {
   }
   ERR_clear_error();
   passphrase_request request{service.key_password_file.empty() ? nullptr : &password};
-  ossl::bio_ptr bio(BIO_new_file(service.key.c_str(), "r"));
+  std::string error;
+  const auto pem = detail::read_secret_file(service.key, error);
+  if (!pem) return b.fail("key", error);
+  ossl::bio_ptr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
   ossl::pkey_ptr key;
   if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, passphrase_callback, &request));
   password.wipe();
@@ -198,10 +202,9 @@ void load_truststore_into(builder& b, SSL_CTX* ctx, std::size_t& count, std::vec
 // are read here, when the context is built: a context built again (a restart,
 // later a reload) picks up a rotated file.
 void load_ticket_keys(builder& b, SSL_CTX* ctx, std::unique_ptr<const ticket_keyring>& out) {
-  std::vector<std::string> problems, notes;
-  auto ring = ticket_keyring::load(b.service.session_ticket_key_file, problems, notes);
+  std::vector<std::string> problems;
+  auto ring = ticket_keyring::load(b.service.session_ticket_key_file, problems);
   for (auto& p : problems) b.fail("session_ticket_key_file", std::move(p));
-  for (auto& n : notes) b.warn(std::move(n));
   if (!ring) return;
   ERR_clear_error();
   if (!ring->install(ctx))
@@ -465,7 +468,13 @@ std::shared_ptr<const server_context> server_context::build(const service_config
 
   const auto usable = [&](const char* key) { return known_bad.count(key) == 0; };
   apply_protocol_defaults(b, ctx);
-  if (!service.keystore.empty()) {
+  const bool secrets_private = detail::check_private_files(
+      service, detail::accept_side_secrets(service),
+      [&](const std::string& key, std::string message) { b.fail(key, std::move(message)); },
+      [&](std::string message) { b.warn(std::move(message)); });
+  if (!secrets_private) {
+    // Not read at all: the refusal above says why.
+  } else if (!service.keystore.empty()) {
     if (usable("keystore") && usable("keystore_password_file") && usable("keystore_password_env") &&
         usable("keystore_alias"))
       load_keystore_into(b, ctx, result->server_cert_, result->keystore_alias_);
@@ -507,7 +516,7 @@ std::shared_ptr<const server_context> server_context::build(const service_config
   SSL_CTX_set_verify_depth(ctx, service.verify_depth);
   SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
   if (!service.session_ticket_key_file.empty()) {
-    if (usable("session_ticket_key_file")) load_ticket_keys(b, ctx, result->ticket_keys_);
+    if (usable("session_ticket_key_file") && secrets_private) load_ticket_keys(b, ctx, result->ticket_keys_);
   } else if (service.session_cache_size > 0) {
     keep_sessions_in_memory(ctx, service.session_cache_size);
   }

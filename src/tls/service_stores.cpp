@@ -64,6 +64,12 @@ std::string read_whole(const fs::path& file, off_t limit, Buffer& out) {
 
 }  // namespace
 
+std::optional<secret_bytes> read_small_file(const fs::path& file, off_t limit, std::string& error) {
+  secret_bytes value;
+  if (error = read_whole(file, limit, value); !error.empty()) return std::nullopt;
+  return value;
+}
+
 std::optional<secret_bytes> read_password_file(const fs::path& file, std::string& error) {
   secret_bytes value;
   if (error = read_whole(file, max_password_file_size, value); !error.empty()) return std::nullopt;
@@ -130,12 +136,14 @@ std::string jceks_advice(const fs::path& file) {
 // Reads and checks the store; problems go to `store_key` unless the password is at fault.
 std::optional<store_contents> read_service_store(const std::string& store_key, const fs::path& file, const password& pw,
                                                  std::vector<store_problem>& problems) {
-  std::vector<std::uint8_t> bytes;
+  // A keystore holds a private key (encrypted, but with a password that
+  // is in this process too): its bytes are wiped after parsing.
+  secret_bytes bytes;
   if (auto error = read_whole(file, max_store_size, bytes); !error.empty()) {
     problems.push_back({store_key, error});
     return std::nullopt;
   }
-  const store_format format = detect_store_format(bytes);
+  const store_format format = detect_store_format(bytes.bytes());
   if (format == store_format::jceks) {
     problems.push_back({store_key, file.string() + ": " + jceks_advice(file)});
     return std::nullopt;
@@ -145,7 +153,7 @@ std::optional<store_contents> read_service_store(const std::string& store_key, c
                                        (store_key == "keystore" ? " (for PEM files use cert and key)" : "")});
     return std::nullopt;
   }
-  store_read read = read_store(bytes, pw.value.text());
+  store_read read = read_store(bytes.bytes(), pw.value.text());
   if (read.failure == store_failure::wrong_password) {
     problems.push_back({pw.key, file.string() + ": " + read.error + "; the password comes from " + pw.source});
     return std::nullopt;

@@ -5,6 +5,8 @@
 // Problems name the config key to fix; server_context turns them into
 // config_errors at that key's position.
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +17,10 @@
 #include "mtlsd/tls/secret.hpp"
 
 namespace mtlsd::tls::detail {
+
+// The whole of a regular file of at most `limit` bytes, in memory that is
+// wiped when released; `error` set and nothing returned when it cannot be read.
+std::optional<secret_bytes> read_small_file(const std::filesystem::path& file, off_t limit, std::string& error);
 
 // The first line of a password file (files written with `echo` end in a
 // newline); `error` set and nothing returned when it cannot be read.

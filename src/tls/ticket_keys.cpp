@@ -87,12 +87,6 @@ int ticket_callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CI
   return SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
 }
 
-std::string octal_mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
-
 }  // namespace
 
 std::unique_ptr<ticket_keyring> ticket_keyring::parse(std::string_view text, const std::string& source,
@@ -153,8 +147,7 @@ std::unique_ptr<ticket_keyring> ticket_keyring::parse(std::string_view text, con
 }
 
 std::unique_ptr<ticket_keyring> ticket_keyring::load(const std::filesystem::path& file,
-                                                     std::vector<std::string>& errors,
-                                                     std::vector<std::string>& warnings) {
+                                                     std::vector<std::string>& errors) {
   const std::string name = file.string();
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   struct stat info {};
@@ -163,10 +156,6 @@ std::unique_ptr<ticket_keyring> ticket_keyring::load(const std::filesystem::path
     if (fd >= 0) ::close(fd);
     return nullptr;
   }
-  if (info.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))
-    warnings.push_back("session_ticket_key_file " + name + " is readable or writable by group or others (mode " +
-                       octal_mode(info.st_mode) + "); whoever holds these keys can decrypt resumed sessions and " +
-                       "forge tickets: chmod 600 " + name);
   std::string text;
   text.reserve(static_cast<std::size_t>(std::max<off_t>(info.st_size, 0)) + 1);
   int read_error = 0;

@@ -331,16 +331,26 @@ TEST_F(session_ticket_config, a_bad_key_line_stops_startup_with_the_line_named) 
   EXPECT_NE(r.err.find("nothing started"), std::string::npos) << r.err;
 }
 
-TEST_F(session_ticket_config, a_key_file_others_can_read_is_a_startup_warning) {
+TEST_F(session_ticket_config, a_key_file_others_can_read_stops_startup_unless_allowed) {
   write_file(dir_ / "tickets.key", random_ticket_key_hex() + "\n");
   ::chmod((dir_ / "tickets.key").c_str(), 0644);
   loopback_server backend(echo_handler());
   config_spec config;
   config.services.push_back(service(backend.connect_url(), "require", {R"(session_ticket_key_file = "tickets.key")"}));
+  const auto refused = run_command({mtlsd_binary, "run", "--config", write_config(config).string()}, 10s);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_TRUE(std::regex_search(refused.err,
+                                std::regex(R"(mtlsd\.toml:[0-9]+:27: service\[svc\]\.session_ticket_key_file: )"
+                                           R"(session_ticket_key_file .*tickets\.key: mode 0644 lets others read it; )"
+                                           R"(.*chmod 600 .*tickets\.key \(or set allow_insecure_key_permissions = true\))")))
+      << refused.err;
+  EXPECT_EQ(refused.err.find(" ready "), std::string::npos) << refused.err;
+
+  config.services.back().lines.push_back("allow_insecure_key_permissions = true");
   auto& d = start(config);
   const auto warning = d.wait_event("config_warning");
   EXPECT_NE(warning.get("message").find("service svc: session_ticket_key_file " + (dir_ / "tickets.key").string() +
-                                        " is readable or writable by group or others (mode 0644)"),
+                                        ": mode 0644 lets others read it (allowed by allow_insecure_key_permissions)"),
             std::string::npos)
       << warning.get("message");
   EXPECT_TRUE(connect_and_probe(client_identity::of(pki().client())).admitted);

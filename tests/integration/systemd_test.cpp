@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
@@ -320,6 +321,58 @@ TEST_F(systemd, privilege_drop) {
   d.proc().send_signal(SIGHUP);
   EXPECT_EQ(d.wait_event("reloaded").get("generation"), "2");
   EXPECT_TRUE(connect_and_probe(client_identity::of(pki().client())).admitted);
+}
+
+// "Max core file size" soft limit from /proc/<pid>/limits ("0", "unlimited", ...).
+std::string core_size_limit(int pid) {
+  std::istringstream limits(read_text("/proc/" + std::to_string(pid) + "/limits"));
+  for (std::string line; std::getline(limits, line);) {
+    if (line.rfind("Max core file size", 0) != 0) continue;
+    std::istringstream fields(line.substr(std::string("Max core file size").size()));
+    std::string soft;
+    fields >> soft;
+    return soft;
+  }
+  return "not found";
+}
+
+uid_t owner_of(const std::filesystem::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw std::runtime_error("cannot stat " + path.string());
+  return info.st_uid;
+}
+
+TEST_F(systemd, a_crash_leaves_no_core_file_with_the_keys_by_default) {
+  loopback_server backend(echo_handler());
+  config_spec config;
+  config.services.push_back(service(backend.connect_url()));
+  auto& d = start(config);
+  EXPECT_EQ(core_size_limit(d.proc().pid()), "0");
+}
+
+TEST_F(systemd, not_dumpable_after_dropping_privileges_unless_core_dumps_is_set) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root; run the suite as root to cover it";
+  const passwd* nobody = ::getpwnam("nobody");
+  if (nobody == nullptr || ::getgrnam("nogroup") == nullptr) GTEST_SKIP() << "no user nobody / group nogroup";
+  loopback_server backend(echo_handler());
+  config_spec config;
+  config.server_lines = {R"(user = "nobody")", R"(group = "nogroup")"};
+  config.services.push_back(service(backend.connect_url()));
+  {
+    // A process that is not dumpable has its /proc files owned by root, not
+    // by the user it runs as, and that user's other processes cannot ptrace
+    // it or read its memory.
+    auto& d = start(config);
+    d.wait_event("privileges_dropped");
+    EXPECT_EQ(owner_of("/proc/" + std::to_string(d.proc().pid()) + "/status"), 0u);
+    EXPECT_EQ(core_size_limit(d.proc().pid()), "0");
+  }
+  config.server_lines.push_back("core_dumps = true");
+  auto& d = start(config);  // replaces the daemon above
+  d.wait_event("privileges_dropped");
+  EXPECT_EQ(owner_of("/proc/" + std::to_string(d.proc().pid()) + "/status"), nobody->pw_uid);
+  // The limit it inherited (from this test) is left as it was.
+  EXPECT_EQ(core_size_limit(d.proc().pid()), core_size_limit(static_cast<int>(::getpid())));
 }
 
 }  // namespace

@@ -76,10 +76,21 @@ java_stores::java_stores() {
   write_file(server_key_file(), server_leaf_.key_pem());
 }
 
+namespace {
+
+// Stores hold private keys: mtlsd refuses them when others can read them,
+// as an operator's must not be (keytool and openssl follow the umask).
+void private_to_owner(const fs::path& path) {
+  if (fs::exists(path)) fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+}  // namespace
+
 fs::path java_stores::make(const std::string& name, const std::vector<std::vector<std::string>>& keytool_runs) {
   const fs::path path = dir_ / name;
   if (fs::exists(path)) return path;
   for (const auto& args : keytool_runs) run_keytool(args);
+  private_to_owner(path);
   return path;
 }
 
@@ -98,6 +109,7 @@ void openssl_pkcs12_export(const fs::path& out, const issued& leaf, const std::v
     throw;
   }
   fs::remove(pem);
+  private_to_owner(out);
 }
 
 fs::path java_stores::openssl_p12() {
@@ -157,6 +169,7 @@ fs::path java_stores::key_and_trusted_p12() {
   run_keytool({"-importcert", "-noprompt", "-alias", "clientca", "-file", client_ca_file().string(), "-storetype",
                "PKCS12", "-keystore", (dir_ / "key-and-trusted.tmp").string(), "-storepass", password});
   fs::rename(dir_ / "key-and-trusted.tmp", path);
+  private_to_owner(path);
   return path;
 }
 

@@ -31,6 +31,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "secret_audit.hpp"
+
 namespace mtlsd::test {
 namespace {
 
@@ -590,6 +592,11 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
   out.close();
   if (!out) throw std::runtime_error("test pki: cannot write " + path.string());
+  // Private to the owner, as an operator's keys and password files must be:
+  // mtlsd refuses secret files that others can read. Tests about exposed
+  // files loosen the mode themselves.
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  audit_written_file(path, text);
 }
 
 temp_dir::temp_dir() {

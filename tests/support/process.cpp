@@ -14,6 +14,8 @@
 #include <regex>
 #include <sstream>
 
+#include "secret_audit.hpp"
+
 extern char** environ;
 
 namespace mtlsd::test {
@@ -150,6 +152,7 @@ process::~process() {
     output_closed_ = true;
   }
   if (reader_.joinable()) reader_.join();
+  audit_process_output(argv_, all_output());
   close_fd(stdout_fd_);
   close_fd(stderr_fd_);
   close_fd(pidfd_);

@@ -85,6 +85,9 @@ struct server_config {
   // two fetches of one URL.
   std::filesystem::path crl_cache_dir = "/var/cache/mtlsd/crl";
   duration crl_refresh_interval = std::chrono::hours(1);
+  // A core dump of mtlsd holds its private keys: off unless asked for
+  // (docs/security.md). Applied at start-up only.
+  bool core_dumps = false;
 };
 
 
@@ -145,6 +148,10 @@ struct service_config {
   // The client leaf must carry extendedKeyUsage with clientAuth; false also
   // admits a leaf without the extension (one that has it still needs clientAuth).
   bool require_client_auth_eku = true;
+  // Secret files (key, keystore, their password files, session ticket keys,
+  // the upstream ones) that others can read refuse the start-up or reload;
+  // true turns that into a warning (docs/security.md).
+  bool allow_insecure_key_permissions = false;
 
   // A PKCS#12 or JKS keystore instead of cert/key (format told by content,
   // see docs/keystores.md): its private-key entry's chain is served and its

@@ -40,10 +40,9 @@ class ticket_keyring {
   static std::unique_ptr<ticket_keyring> parse(std::string_view text, const std::string& source,
                                                std::vector<std::string>& errors);
 
-  // Reads and parses `file` (named in messages as given). A file that other
-  // users may read or write adds a warning; it still loads.
-  static std::unique_ptr<ticket_keyring> load(const std::filesystem::path& file, std::vector<std::string>& errors,
-                                              std::vector<std::string>& warnings);
+  // Reads and parses `file` (named in messages as given). Its permissions
+  // are checked by the caller, with the other secret files (private_file.hpp).
+  static std::unique_ptr<ticket_keyring> load(const std::filesystem::path& file, std::vector<std::string>& errors);
 
   ~ticket_keyring();  // overwrites the secrets before the memory is freed
   ticket_keyring(const ticket_keyring&) = delete;
