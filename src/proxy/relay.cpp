@@ -64,7 +64,7 @@ bool relay::read_into_buffer(keep_alive& keep) {
       half_close_sink(keep);
       return false;
     case io_status::failed:
-      finish(relay_end::source_error);
+      finish(relay_end::source_error, got.error);
       return false;
   }
   return false;
@@ -86,7 +86,7 @@ bool relay::write_out(keep_alive& keep) {
         return false;
       case io_status::eof:
       case io_status::failed:
-        finish(relay_end::sink_error);
+        finish(relay_end::sink_error, put.error);
         return false;
     }
   }
@@ -103,7 +103,7 @@ void relay::half_close_sink(keep_alive& keep) {
     case io_status::want_read:
     case io_status::want_write: return wait_for(to_, closed.status, keep);
     case io_status::eof:
-    case io_status::failed: return finish(relay_end::sink_error);
+    case io_status::failed: return finish(relay_end::sink_error, closed.error);
   }
 }
 
@@ -113,13 +113,14 @@ void relay::wait_for(byte_stream& stream, io_status want, keep_alive& keep) {
   const auto what = want == io_status::want_write ? asio::ip::tcp::socket::wait_write
                                                   : asio::ip::tcp::socket::wait_read;
   stream.socket().async_wait(what, [this, keep = std::move(keep)](const boost::system::error_code& ec) mutable {
-    if (ec) return finish(waiting_on_source_ ? relay_end::source_error : relay_end::sink_error);
+    if (ec) return finish(waiting_on_source_ ? relay_end::source_error : relay_end::sink_error, ec);
     step(std::move(keep));
   });
 }
 
-void relay::finish(relay_end how) {
+void relay::finish(relay_end how, const boost::system::error_code& error) {
   state_ = state::ended;
+  error_ = error;
   buffer_.reset();
   pending_ = 0;
   done_(context_, how);

@@ -143,6 +143,7 @@ void session::finish() {
   // Before the access line: whoever sees the line (a test, a least_connections
   // pick on another worker) must find the backend no longer counting it.
   backend_lease_.release();
+  abort_stuck_backend();
   const bool closing = close_reason_ == close_reason::idle_timeout || ended_by_us();
   if (closing && client_tls_ && !tls_version_.empty()) client_tls_->try_close_notify();
   log_access();
@@ -319,6 +320,10 @@ void session::relay_ended(bool client_to_backend, relay_end how) {
       end(close_reason::backend_handshake_failed);
     }
   }
+  if (how != relay_end::source_eof && close_reason_ == close_reason::none) {
+    const auto& error = (client_to_backend ? *upstream_ : *downstream_).error();
+    if (error) close_error_ = error.message();
+  }
   switch (how) {
     case relay_end::source_eof:
       end(client_to_backend ? close_reason::client_closed : close_reason::backend_closed);
@@ -465,6 +470,9 @@ void session::log_access() const {
   if (close_reason_ == close_reason::handshake_failed) r.add("reason", to_string(verdict_.reason));
   if (close_reason_ == close_reason::reevaluated) r.add("reason", to_string(live_rejection_));
   if (close_reason_ == close_reason::backend_handshake_failed) r.add("reason", to_string(upstream_rejection_));
+  if (!close_error_.empty() &&
+      (close_reason_ == close_reason::client_error || close_reason_ == close_reason::backend_error))
+    r.add("error", close_error_);
   if (!alpn_.empty()) r.add("alpn", alpn_);
   if (backend_tls_ && close_reason_ != close_reason::backend_handshake_failed)
     r.add("upstream_resumed", upstream_resumed_);

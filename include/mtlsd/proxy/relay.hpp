@@ -42,6 +42,9 @@ class relay {
 
   void start(std::shared_ptr<void> keep_alive, done_callback done, void* context);
   std::uint64_t bytes() const { return bytes_; }
+  // Why the direction failed (source_error/sink_error): the read, write or
+  // wait error; empty when it was cancelled or ended cleanly.
+  const boost::system::error_code& error() const { return error_; }
 
  private:
   enum class state : std::uint8_t { moving, closing, ended };
@@ -53,7 +56,7 @@ class relay {
   bool write_out(keep_alive& keep);         // false: stopped (waiting or ended)
   void half_close_sink(keep_alive& keep);
   void wait_for(byte_stream& stream, io_status want, keep_alive& keep);
-  void finish(relay_end how);
+  void finish(relay_end how, const boost::system::error_code& error = {});
 
   byte_stream& from_;
   byte_stream& to_;
@@ -68,6 +71,7 @@ class relay {
   std::uint64_t bytes_ = 0;
   state state_ = state::moving;
   bool waiting_on_source_ = false;
+  boost::system::error_code error_;
 };
 
 }  // namespace mtlsd::proxy

@@ -148,6 +148,10 @@ class session : public std::enable_shared_from_this<session> {
   void reject_proxy_header(std::string_view reason, const std::string& detail, bool quiet);
   boost::asio::awaitable<error_code> send_proxy_header();
   std::vector<std::uint8_t> outgoing_proxy_header();
+  // On an abnormal end (anything but client_closed/backend_closed): a backend
+  // socket still holding unsent bytes is reset instead of closed
+  // (session_abort.cpp).
+  void abort_stuck_backend();
   bool ended_by_us() const {
     return close_reason_ == close_reason::shutdown || close_reason_ == close_reason::reevaluated;
   }
@@ -202,6 +206,7 @@ class session : public std::enable_shared_from_this<session> {
   bool upstream_resumed_ = false;
   std::string alpn_;  // negotiated with the client; empty: none
   rejection_reason upstream_rejection_ = rejection_reason::other;  // with close=backend_handshake_failed
+  std::string close_error_;  // with close=client_error/backend_error: the error that ended the relay
 };
 
 }  // namespace mtlsd::proxy

@@ -152,6 +152,7 @@ TEST(relay, forwards_every_byte_in_order_counts_them_and_passes_eof_on_as_fin) {
   ASSERT_TRUE(rig.run_all());
 
   EXPECT_STREQ(name(rig.end), "source_eof");
+  EXPECT_FALSE(rig.under_test->error()) << "a clean end has no error";
   EXPECT_EQ(rig.bytes(), data.size());
   // FIN arrived, and only after all the data.
   EXPECT_EQ(out.end, asio::error::eof) << out.end.message();
@@ -212,6 +213,8 @@ TEST(relay, reset_source_ends_with_source_error) {
   ASSERT_TRUE(rig.run_all());
   EXPECT_STREQ(name(rig.end), "source_error");
   EXPECT_EQ(rig.bytes(), 0u);
+  // What the session puts in the access line's error= field.
+  EXPECT_EQ(rig.under_test->error(), asio::error::connection_reset) << rig.under_test->error().message();
 }
 
 TEST(relay, reset_source_mid_stream_ends_with_source_error_and_no_fin) {
@@ -243,6 +246,7 @@ TEST(relay, reset_sink_ends_with_sink_error) {
   ASSERT_TRUE(rig.run_all());
   EXPECT_STREQ(name(rig.end), "sink_error");
   EXPECT_LT(rig.bytes(), data.size());
+  EXPECT_TRUE(rig.under_test->error()) << "a failed write should say why";
 }
 
 TEST(relay, failed_half_close_of_the_sink_is_a_sink_error) {
