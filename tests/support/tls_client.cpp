@@ -148,7 +148,9 @@ tls_client::~tls_client() {
 }
 
 void tls_client::info_callback(const SSL* ssl, int where, int ret) {
-  if (!(where & SSL_CB_READ_ALERT)) return;
+  // SSL_CB_READ_ALERT shares its SSL_CB_ALERT bit with SSL_CB_WRITE_ALERT:
+  // test both bits, or the alerts this client sends count as received.
+  if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT) return;
   // Called from inside an SSL call, i.e. with mutex_ held by the caller.
   auto* self = static_cast<tls_client*>(SSL_get_app_data(ssl));
   if ((ret & 0xff) == SSL_AD_CLOSE_NOTIFY) return;
