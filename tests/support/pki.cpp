@@ -395,6 +395,12 @@ issued build(const cert_spec& spec, X509* issuer_cert, EVP_PKEY* issuer_key) {
         "set notBefore");
   check(X509_gmtime_adj(X509_getm_notAfter(cert), static_cast<long>(spec.not_after.count())) != nullptr,
         "set notAfter");
+  if (spec.not_before_unix)
+    check(ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>(*spec.not_before_unix)) != nullptr,
+          "set notBefore");
+  if (spec.not_after_unix)
+    check(ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(*spec.not_after_unix)) != nullptr,
+          "set notAfter");
   check(X509_set_pubkey(cert, out.key.get()) == 1, "X509_set_pubkey");
 
   add_basic_constraints(cert, spec);

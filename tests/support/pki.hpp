@@ -4,6 +4,7 @@
 // case (expired, multi-CN, NUL bytes, deep chains) is one struct away.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -46,6 +47,10 @@ struct cert_spec {
   std::vector<std::string> permitted_names, excluded_names;
   // cRLDistributionPoints: one distribution point per URI (fullName).
   std::vector<std::string> crl_distribution_points;
+  // Absolute validity (unix seconds), used instead of not_before/not_after
+  // when set: certificates that must come out byte-identical on every run
+  // (the fuzz targets make their PKI from fixed randomness).
+  std::optional<std::int64_t> not_before_unix, not_after_unix;
 };
 
 struct issued {

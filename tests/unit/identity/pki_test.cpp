@@ -108,6 +108,24 @@ TEST(test_pki, expired_and_not_yet_valid_are_reported_as_such) {
   EXPECT_EQ(verify(issue(future, root), root), X509_V_ERR_CERT_NOT_YET_VALID);
 }
 
+// The fuzz targets rebuild their PKI from fixed randomness and rely on the
+// certificates coming out byte-identical, which relative dates would break.
+TEST(test_pki, absolute_validity_is_written_as_given) {
+  auto spec = leaf_spec("fixed");
+  spec.not_before_unix = 1704067200;  // 2024-01-01T00:00:00Z
+  spec.not_after_unix = 4102358400;   // 2099-12-31T00:00:00Z
+  const auto root = make_self_signed(ca_spec("root"));
+  const auto leaf = issue(spec, root);
+  int day = 0;
+  int second = 0;
+  ASSERT_EQ(ASN1_TIME_diff(&day, &second, X509_get0_notBefore(leaf.cert.get()), X509_get0_notAfter(leaf.cert.get())),
+            1);
+  EXPECT_EQ(std::int64_t{day} * 86400 + second, 4102358400 - 1704067200);
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> start(ASN1_TIME_set(nullptr, 1704067200), ASN1_TIME_free);
+  EXPECT_EQ(ASN1_TIME_compare(X509_get0_notBefore(leaf.cert.get()), start.get()), 0);
+  EXPECT_EQ(verify(leaf, root), X509_V_OK);
+}
+
 TEST(test_pki, path_length_constraint_is_encoded) {
   auto root_spec = ca_spec("root");
   root_spec.path_len = 0;
