@@ -78,7 +78,8 @@ bool match_dns(const std::vector<std::string>& values, const string_set& exact, 
       return true;
     }
     // A certificate that itself claims a wildcard is not "one label under"
-    // anything; it may only match a rule spelled identically (above).
+    // anything: a rule "*.x" admits one concrete name, never a certificate
+    // valid for all of them.
     if (lower.find('*') != std::string::npos) continue;
     const std::size_t dot = lower.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 >= lower.size()) continue;
