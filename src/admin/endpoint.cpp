@@ -7,13 +7,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <cerrno>
+#include <chrono>
 #include <exception>
 #include <stdexcept>
 #include <vector>
 
 #include "endpoint_connection.hpp"
 #include "mtlsd/log/logging.hpp"
+#include "mtlsd/platform/descriptors.hpp"
 
 namespace mtlsd::admin {
 
@@ -24,8 +25,7 @@ using error_code = boost::system::error_code;
 namespace {
 
 bool out_of_resources(const error_code& ec) {
-  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
-         ec.value() == ENFILE;
+  return ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
 void log_crash(std::exception_ptr e, const char* what) {
@@ -63,6 +63,10 @@ struct endpoint::impl : detail::connection_owner {
     while (!self->stopped) {
       auto [ec, socket] = co_await self->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (self->stopped) co_return;
+      if (ec && platform::out_of_descriptors(ec)) {
+        co_await self->pause_for_descriptors(ec);
+        continue;
+      }
       if (ec) {
         log::warn(log::record("admin_accept_failed").add("error", ec.message()));
         if (out_of_resources(ec)) {
@@ -82,6 +86,43 @@ struct endpoint::impl : detail::connection_owner {
       asio::co_spawn(self->io, detail::connection::run(std::move(c)),
                      [](std::exception_ptr e) { log_crash(e, "connection"); });
     }
+  }
+
+  // As the service listeners do (proxy/listener.cpp): one line when
+  // accepting pauses, queued connections closed at once through the reserve
+  // descriptor every 100 ms, one line when a descriptor is free again.
+  asio::awaitable<void> pause_for_descriptors(const error_code& ec) {
+    const auto since = std::chrono::steady_clock::now();
+    reserve.release();
+    const auto limit = platform::descriptor_limit();
+    const auto open_files = platform::open_descriptor_count();
+    reserve.restore();
+    auto line = log::record("admin_accept_paused");
+    line.add("addr", detail::address_text(local_address())).add("error", ec.message());
+    if (limit) line.add("nofile", *limit);
+    if (open_files) line.add("open", static_cast<std::uint64_t>(*open_files));
+    log::warn(line);
+    std::uint64_t refused = 0;
+    while (!stopped) {
+      reserve.release();
+      refused += platform::shed_queued_connections(acceptor.native_handle(), 4096);
+      reserve.restore();
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!stopped && platform::descriptors_available(acceptor.native_handle(), 1)) break;
+    }
+    if (stopped) co_return;
+    log::info(log::record("admin_accept_resumed")
+                  .add("addr", detail::address_text(local_address()))
+                  .add("paused_ms", static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                   std::chrono::steady_clock::now() - since)
+                                                                   .count()))
+                  .add("refused", refused));
+  }
+
+  tcp::endpoint local_address() const {
+    error_code ignored;
+    return acceptor.local_endpoint(ignored);
   }
 
   void refuse(tcp::socket& socket) {
@@ -109,6 +150,7 @@ struct endpoint::impl : detail::connection_owner {
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
   bool started = false;
+  platform::descriptor_reserve reserve;
 };
 
 endpoint::endpoint(asio::io_context& io, const tcp::endpoint& address, std::shared_ptr<const tls::server_context> tls,

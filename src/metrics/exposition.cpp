@@ -137,13 +137,19 @@ void write_connections(text_writer& w, const service_list& services) {
 
   constexpr std::string_view rejected = "mtlsd_connections_rejected_total";
   w.family(rejected,
-           "Connections refused: reason limit = max_connections reached, handshake = TLS handshake failed.",
+           "Connections refused: reason limit = max_connections reached, handshake = TLS handshake failed, "
+           "descriptors = closed at once for lack of a file descriptor.",
            "counter");
   for (const auto& [service, m] : services) {
     w.sample(rejected, {{"service", service}, {"reason", "limit"}}, format_integer(m->refused_limit.value()));
     w.sample(rejected, {{"service", service}, {"reason", "handshake"}},
              format_integer(handshake_failure_total(*m)));
+    w.sample(rejected, {{"service", service}, {"reason", "descriptors"}},
+             format_integer(m->refused_descriptors.value()));
   }
+  per_service(w, services, "mtlsd_accept_paused",
+              "Listeners of the service not accepting now because the process is out of file descriptors.", "gauge",
+              [](const service_metrics& m) { return format_integer(m.accept_paused.value()); });
 }
 
 void write_handshakes(text_writer& w, const service_list& services) {

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "mtlsd/log/logging.hpp"
+#include "mtlsd/platform/descriptors.hpp"
 #include "mtlsd/proxy/runtime.hpp"
 
 namespace mtlsd::proxy {
@@ -161,6 +162,8 @@ asio::awaitable<bool> backend_tasks::check(std::shared_ptr<backend_pool> pool, s
   for (const auto& t : tasks_)
     std::erase_if(t->checking, [&](const std::weak_ptr<tcp::socket>& w) { return w.expired() || w.lock() == socket; });
   if (*stopped) co_return false;
+  // Out of descriptors, the check never reached the backend: no verdict.
+  if (platform::out_of_descriptors(ec)) co_return false;
   const bool passed = !ec;
   pool->report_check(*member, passed,
                      !step.error.empty() ? step.error

@@ -43,4 +43,9 @@ lent_buffer::~lent_buffer() {
 
 std::size_t lent_buffers() { return lent_count; }
 
+void release_parked_buffers() {
+  // clear() keeps the reserved capacity, so returning a buffer still never allocates.
+  free_list().clear();
+}
+
 }  // namespace mtlsd::proxy

@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "mtlsd/log/logging.hpp"
@@ -26,8 +28,57 @@ namespace {
 using reuse_port_option = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 bool out_of_resources(const error_code& ec) {
-  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
-         ec.value() == ENFILE;
+  return ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+// Descriptor exhaustion is a process-wide state: the listeners that hit it
+// share one episode, logged when the first pauses and the last resumes. A
+// process hovering at its limit would pause and resume many times a second;
+// a pause within 10 s of the last logged resume is therefore not logged
+// again (nor its resume): the metrics still count what it refused.
+class shortage_episode {
+ public:
+  static constexpr auto quiet_after_resume = std::chrono::seconds(10);
+  struct summary {
+    std::chrono::milliseconds paused_for;
+    std::uint64_t refused;
+  };
+  // True when this starts an episode worth a line.
+  bool enter() {
+    std::lock_guard lock(mutex_);
+    if (paused_++ > 0) return false;
+    const auto now = std::chrono::steady_clock::now();
+    logged_ = !resumed_at_ || now - *resumed_at_ >= quiet_after_resume;
+    since_ = now;
+    refused_ = 0;
+    return logged_;
+  }
+  void refused(std::uint64_t n) {
+    if (n == 0) return;
+    std::lock_guard lock(mutex_);
+    refused_ += n;
+  }
+  // The episode to report as resumed, when this ends a logged one.
+  std::optional<summary> leave() {
+    std::lock_guard lock(mutex_);
+    if (--paused_ > 0 || !logged_) return std::nullopt;
+    const auto now = std::chrono::steady_clock::now();
+    resumed_at_ = now;
+    return summary{std::chrono::duration_cast<std::chrono::milliseconds>(now - since_), refused_};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::size_t paused_ = 0;
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point since_;
+  std::optional<std::chrono::steady_clock::time_point> resumed_at_;
+  std::uint64_t refused_ = 0;
+};
+
+shortage_episode& process_shortage() {
+  static shortage_episode episode;
+  return episode;
 }
 
 }  // namespace
@@ -113,15 +164,26 @@ asio::awaitable<void> listener::accept_loop([[maybe_unused]] std::shared_ptr<lis
   const auto executor = co_await asio::this_coro::executor;
   while (!closed_) {
     auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (closed_) co_return;
+    if (closed_) break;
+    if (ec && platform::out_of_descriptors(ec)) {
+      co_await pause_for_descriptors(ec, 0);
+      continue;
+    }
     if (ec) {
       log::warn(log::record("accept_failed").add("svc", services_->front()->config.name).add("error", ec.message()));
       if (out_of_resources(ec)) {
-        // Out of descriptors: the pending connection stays in the backlog, so
-        // retrying at once would spin. Pause, let connections finish, retry.
+        // Out of kernel memory: the pending connection stays in the backlog,
+        // so retrying at once would spin. Pause, let connections finish, retry.
         backoff_.expires_after(std::chrono::milliseconds(100));
         co_await backoff_.async_wait(asio::as_tuple(asio::use_awaitable));
       }
+      continue;
+    }
+    if (!platform::descriptors_available(acceptor_.native_handle(), 1)) {
+      // No descriptor left for the backend: refuse now, not after a handshake.
+      error_code ignored;
+      socket.close(ignored);
+      co_await pause_for_descriptors(asio::error::no_descriptors, 1);
       continue;
     }
     error_code ignored;
@@ -150,6 +212,52 @@ asio::awaitable<void> listener::accept_loop([[maybe_unused]] std::shared_ptr<lis
       }
     });
   }
+}
+
+asio::awaitable<void> listener::pause_for_descriptors(const error_code& ec, std::size_t refused) {
+  const service_runtime& front = *services_->front();
+  const auto metrics = front.metrics;
+  metrics->accept_paused.add();
+  // One line per episode for the whole process: every listener runs short
+  // at once, and a line per listener (per worker) would say nothing more.
+  if (process_shortage().enter()) {
+    // The reserve's slot lets the count open /proc/self/fd.
+    reserve_.release();
+    const auto limit = platform::descriptor_limit();
+    const auto open = platform::open_descriptor_count();
+    reserve_.restore();
+    auto line = log::record("accept_paused");
+    line.add("svc", front.config.name).add("addr", to_text(local_endpoint())).add("error", ec.message());
+    if (limit) line.add("nofile", *limit);
+    if (open) line.add("open", static_cast<std::uint64_t>(*open));
+    line.add("connections", static_cast<std::uint64_t>(global_.active()));
+    log::warn(line);
+  }
+  std::size_t shed = refused;
+  while (!closed_) {
+    // Every round takes the whole queue through the reserve's slot and
+    // closes it: queued clients hear at once instead of timing out.
+    reserve_.release();
+    shed += platform::shed_queued_connections(acceptor_.native_handle(), 4096);
+    reserve_.restore();
+    // Counted as accepted too, as connections refused by max_connections are.
+    metrics->accepted.add(shed);
+    metrics->refused_descriptors.add(shed);
+    process_shortage().refused(shed);
+    shed = 0;
+    // Nothing signals that a descriptor came free: look again shortly (ten
+    // rounds a second cost nothing). Resume once a whole proxied connection
+    // (client and backend socket) fits again.
+    backoff_.expires_after(std::chrono::milliseconds(100));
+    co_await backoff_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!closed_ && platform::descriptors_available(acceptor_.native_handle(), 2)) break;
+  }
+  metrics->accept_paused.sub();
+  const auto episode = process_shortage().leave();
+  if (episode && !closed_)
+    log::info(log::record("accept_resumed")
+                  .add("paused_ms", static_cast<std::uint64_t>(episode->paused_for.count()))
+                  .add("refused", episode->refused));
 }
 
 void listener::refuse(tcp::socket& socket, const service_runtime& service, limit_scope scope) {

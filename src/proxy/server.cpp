@@ -60,6 +60,7 @@ server::server(asio::io_context& control, const platform::inherited_sockets& inh
     : control_(control), inherited_(inherited) {}
 
 server::~server() {
+  if (memory_release_) memory_release_->stop();
   // Normally the workers have finished; after a failed bind they never started.
   for (auto& w : workers_) w->join();
 }
@@ -169,6 +170,11 @@ void server::start() {
   for (auto& w : workers_) w->start();
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   started_ = true;
+  memory_release_ = std::make_shared<memory_release>(control_, connections_, workers_.size(),
+                                                     [this](std::function<void()> task) {
+                                                       for (auto& w : workers_) w->post(task);
+                                                     });
+  memory_release_->start();
 }
 
 bool server::apply(std::shared_ptr<const runtime> next, std::string& error) {
@@ -235,6 +241,7 @@ std::vector<listening_address> server::listening() const {
 }
 
 void server::drain(std::function<void()> on_closed, std::function<void()> on_done) {
+  if (memory_release_) memory_release_->stop();
   std::vector<std::vector<std::shared_ptr<listener>>> closing(workers_.size());
   for (auto& [key, bound] : listeners_)
     for (std::size_t w = 0; w < workers_.size(); ++w) closing[w].push_back(bound.per_worker[w]);

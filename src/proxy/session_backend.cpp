@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "mtlsd/log/logging.hpp"
+#include "mtlsd/platform/descriptors.hpp"
 #include "mtlsd/proxy/endpoint_text.hpp"
 #include "mtlsd/proxy/session.hpp"
 
@@ -191,6 +192,13 @@ asio::awaitable<error_code> session::connect_backend() {
       co_return error_code{};
     }
     if (attempt_timed_out) ec = asio::error::timed_out;
+    if (platform::out_of_descriptors(ec)) {
+      // No socket could be opened: our shortage, not the backend's. Judging
+      // the backend for it would take healthy backends out of rotation (and
+      // another backend would fail the same way), so neither happens.
+      backend_lease_.release();
+      break;
+    }
     const std::string error = attempt_timed_out ? "no connection within its share of connect_timeout" : ec.message();
     pool.report_failure(*member, error);
     backend_lease_.release();

@@ -94,6 +94,11 @@ struct service_metrics {
   counter upstream_handshakes_ok;
   counter upstream_handshakes_resumed;
   std::array<counter, rejection_reason_count> upstream_handshake_failures;
+  // Out of file descriptors: listeners of this service pausing accept now,
+  // and connections closed at once for lack of a descriptor (accepted
+  // through the reserve, see platform/descriptors.hpp).
+  gauge accept_paused;
+  counter refused_descriptors;
 };
 
 // One backend address of a service (a configured IP literal, or one address a

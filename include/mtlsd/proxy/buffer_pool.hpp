@@ -31,4 +31,7 @@ class lent_buffer {
 // Buffers currently lent out on this thread (for tests and diagnostics).
 std::size_t lent_buffers();
 
+// Frees the buffers parked on this thread (after a spike; memory_release.hpp).
+void release_parked_buffers();
+
 }  // namespace mtlsd::proxy

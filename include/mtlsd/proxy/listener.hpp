@@ -8,7 +8,14 @@
 // Created and bound on the main thread; after start(), used only on its
 // worker's thread (the server reaches it through post()). The accept loop
 // holds a shared_ptr, so a closed listener lives until its loop has ended.
+//
+// Out of file descriptors, the loop pauses: `accept_paused` is logged once
+// per episode (for all listeners), queued connections are closed at once
+// through a reserve descriptor (platform/descriptors.hpp) every 100 ms, and
+// accepting resumes (`accept_resumed`) once a proxied connection's two
+// descriptors are free again.
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -17,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "mtlsd/platform/descriptors.hpp"
 #include "mtlsd/proxy/runtime.hpp"
 #include "mtlsd/proxy/service_group.hpp"
 #include "mtlsd/proxy/session.hpp"
@@ -55,6 +63,12 @@ class listener : public std::enable_shared_from_this<listener> {
   session_registry& registry_;
   boost::asio::steady_timer backoff_;
   bool closed_ = false;
+
+  // Descriptor exhaustion (accept_paused .. accept_resumed): returns once
+  // descriptors are free again or the listener closed. `refused`:
+  // connections already accepted and closed for lack of a descriptor.
+  boost::asio::awaitable<void> pause_for_descriptors(const error_code& ec, std::size_t refused);
+  platform::descriptor_reserve reserve_;
 };
 
 }  // namespace mtlsd::proxy

@@ -29,6 +29,7 @@
 #include "mtlsd/platform/inherited_sockets.hpp"
 #include "mtlsd/proxy/limits.hpp"
 #include "mtlsd/proxy/listener.hpp"
+#include "mtlsd/proxy/memory_release.hpp"
 #include "mtlsd/proxy/runtime.hpp"
 #include "mtlsd/proxy/worker.hpp"
 
@@ -113,6 +114,7 @@ class server {
   boost::asio::steady_timer drain_timer_{control_};
   std::size_t busy_workers_ = 0;  // during a drain
   bool started_ = false;
+  std::shared_ptr<memory_release> memory_release_;  // from start() until drain()
 };
 
 }  // namespace mtlsd::proxy

@@ -207,6 +207,7 @@ TEST(exposition, each_family_has_help_and_type_once_before_its_samples) {
       "mtlsd_backend_up",
       "mtlsd_upstream_handshakes_total",
       "mtlsd_upstream_sessions_resumed_total",
+      "mtlsd_accept_paused",
   };
   std::set<std::string> families;
   for (const auto& [name, n] : type_count) {
