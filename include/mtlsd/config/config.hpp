@@ -85,6 +85,9 @@ struct server_config {
   // two fetches of one URL.
   std::filesystem::path crl_cache_dir = "/var/cache/mtlsd/crl";
   duration crl_refresh_interval = std::chrono::hours(1);
+  // Landlock + seccomp self-confinement after start-up (docs/security-sandbox.md);
+  // false: none. Restart-only: a sandbox cannot be widened or lifted.
+  bool sandbox = true;
 };
 
 
