@@ -10,7 +10,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config \
-      libssl-dev libboost1.81-dev libtomlplusplus-dev libspdlog-dev \
+      libssl-dev libboost1.81-dev libtomlplusplus-dev libspdlog-dev libseccomp-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -32,10 +32,11 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 FROM debian:12-slim
 
 # Exactly the shared libraries mtlsd links against (ldd): OpenSSL 3, toml++,
-# spdlog and its fmt. libstdc++ and libc are already in the base image.
+# spdlog and its fmt, libseccomp ([server] sandbox). libstdc++ and libc are
+# already in the base image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libssl3 libtomlplusplus3 libspdlog1.10 libfmt9 \
+      libssl3 libtomlplusplus3 libspdlog1.10 libfmt9 libseccomp2 \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed numeric UID/GID, so that mounted keys can be owned by it and

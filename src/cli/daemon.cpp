@@ -64,6 +64,7 @@ void keep_restart_only_settings(proxy::runtime& next, const proxy::runtime& curr
   if (next.server.pid_file != current.server.pid_file) note("server.pid_file");
   if (next.server.core_dumps != current.server.core_dumps) note("server.core_dumps");
   if (next.admin.listen != current.admin.listen) note("admin.listen");
+  if (next.server.sandbox != current.server.sandbox) note("server.sandbox");
   if ((next.admin_tls != nullptr) != (current.admin_tls != nullptr)) {
     note("admin.cert");
     next.admin_tls = current.admin_tls;
@@ -74,6 +75,19 @@ void keep_restart_only_settings(proxy::runtime& next, const proxy::runtime& curr
   next.server.pid_file = current.server.pid_file;
   next.server.core_dumps = current.server.core_dumps;
   next.admin.listen = current.admin.listen;
+  next.server.sandbox = current.server.sandbox;
+}
+
+// The files of a loaded runtime include CRL cache files known only once a
+// truststore is read; without one (a failed load), what the config names.
+platform::sandbox_needs needs_of(const std::filesystem::path& config_file, std::vector<std::filesystem::path> files,
+                                 const server_config& server, const proxy::runtime* rt) {
+  platform::sandbox_needs needs;
+  needs.config_file = config_file;
+  needs.named_files = std::move(files);
+  if (rt != nullptr && fetches_crls(*rt)) needs.crl_cache_dir = server.crl_cache_dir;
+  needs.pid_file = server.pid_file;
+  return needs;
 }
 
 }  // namespace
@@ -145,6 +159,7 @@ void daemon::start_up() {
   // default directory is never required of a configuration without crl_url.
   if (fetches_crls(*first)) prepare_crl_cache_dir(first->server.crl_cache_dir);
   warn_about_unused_inherited_sockets();
+  confine(*first);
 
   server_.start();
   if (admin_) admin_->start();
@@ -191,6 +206,45 @@ void daemon::warn_about_unused_inherited_sockets() const {
                     .add("hint", "name the socket after a service (FileDescriptorName=) or use the service's accept "
                                  "address; connections to it are never served"));
   }
+}
+
+void daemon::confine(const proxy::runtime& first) {
+  if (!first.server.sandbox) {
+    log::info(log::record("sandbox_disabled").add("message", "server.sandbox = false: no Landlock, no seccomp filter"));
+    return;
+  }
+  auto paths = platform::sandbox_paths_for(needs_of(config_file_, first.files, first.server, &first));
+  const auto result = platform::apply_sandbox(paths);
+  for (const auto& why : result.degraded)
+    log::warn(log::record("sandbox_degraded")
+                  .add("reason", why)
+                  .add("message", "mtlsd runs with less confinement than configured"));
+  log::info(log::record("sandbox_applied")
+                .add("landlock", result.landlock_abi > 0 ? "abi" + std::to_string(result.landlock_abi) : "off")
+                .add("seccomp", result.seccomp ? "on" : "off")
+                .add("paths", static_cast<std::uint64_t>(result.paths)));
+  if (result.landlock_abi > 0) sandbox_ = std::move(paths);
+}
+
+bool daemon::refused_by_sandbox(const validated_config& loaded, const std::string& before) {
+  if (!sandbox_) return false;
+  auto files = loaded.runtime ? loaded.runtime->files : proxy::named_files(loaded.cfg);
+  const auto needs = needs_of(config_file_, std::move(files), loaded.cfg.server, loaded.runtime.get());
+  const auto blocked = platform::sandbox_blocks(*sandbox_, needs);
+  if (blocked.empty()) return false;
+  std::string first_error;
+  for (const auto& path : blocked) {
+    const std::string error = path.string() +
+                              ": outside the paths the sandbox allows (fixed at start-up); restart mtlsd to use "
+                              "it, or keep it in a directory the configuration already names";
+    if (first_error.empty()) first_error = error;
+    log::error(log::record("reload_error").add("error", error));
+  }
+  // Also the loader's own view (typically "Permission denied" for the same files).
+  for (const auto& e : loaded.errors) log::error(log::record("reload_error").add("error", e.to_string()));
+  observe_after_failure(proxy::named_files(loaded.cfg), before);
+  reload_failed(first_error, blocked.size() + loaded.errors.size());
+  return true;
 }
 
 void daemon::wait_for_signal() {
@@ -260,6 +314,7 @@ void daemon::reload(trigger why) {
   // Chains verified under the old truststores must be verified again.
   tls::advance_configuration_epoch();
   auto loaded = load_and_validate(config_file_);
+  if (refused_by_sandbox(loaded, before)) return;
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) log::error(log::record("reload_error").add("error", e.to_string()));
     // Fingerprint before saying so: whoever reacts to reload_failed by

@@ -15,6 +15,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "cli/validated_config.hpp"
 #include "mtlsd/admin/endpoint.hpp"
 #include "mtlsd/admin/status.hpp"
 #include "mtlsd/cli/crl_refresh.hpp"
@@ -22,6 +23,7 @@
 #include "mtlsd/platform/file_watch.hpp"
 #include "mtlsd/platform/inherited_sockets.hpp"
 #include "mtlsd/platform/pid_file.hpp"
+#include "mtlsd/platform/sandbox.hpp"
 #include "mtlsd/platform/service_notify.hpp"
 #include "mtlsd/proxy/backend_tasks.hpp"
 #include "mtlsd/proxy/server.hpp"
@@ -61,6 +63,13 @@ class daemon {
   proxy::backend_tasks::check_step_fn upstream_check_step();
   std::string status_line() const;
   void warn_about_unused_inherited_sockets() const;
+  // [server] sandbox, once everything is bound, read and written, before
+  // any worker thread exists (Landlock covers the calling thread and the
+  // threads it creates afterwards).
+  void confine(const proxy::runtime& first);
+  // A reload needing a file the running Landlock rules do not cover is
+  // refused with a reload_error per file; true when so.
+  bool refused_by_sandbox(const validated_config& loaded, const std::string& before);
 
   std::filesystem::path config_file_;
   boost::asio::io_context io_{1};
@@ -88,6 +97,8 @@ class daemon {
   bool finished_ = false;
   // CRLs fetched over HTTP; a replaced cached copy triggers reload(crl_fetch).
   crl_refresher crl_refresh_{io_, [this] { reload(trigger::crl_fetch); }};
+  // The paths the Landlock rules allow; nullopt when Landlock is not applied.
+  std::optional<platform::sandbox_paths> sandbox_;
 };
 
 }  // namespace mtlsd::cli

@@ -104,6 +104,8 @@ server_config read_server(diagnostics& diag, const toml::table& table, const fs:
       if (auto v = read_duration(diag, node, key, false)) server.crl_refresh_interval = *v;
     } else if (name == "core_dumps") {
       if (auto v = read_bool(diag, node, key)) server.core_dumps = *v;
+    } else if (name == "sandbox") {
+      if (auto v = read_bool(diag, node, key)) server.sandbox = *v;
     } else if (name == "user" || name == "group") {
       if (auto v = read_string(diag, node, key)) {
         check_account(diag, node, key, *v, name == "group");

@@ -41,7 +41,7 @@ constexpr std::string_view tls_keys[] = {
 
 constexpr std::string_view server_only_keys[] = {
     "log_level", "log_format", "max_connections", "drain_timeout", "workers", "watch", "reload_interval",
-    "pid_file", "user", "group", "expiry_warning", "crl_cache_dir", "crl_refresh_interval", "core_dumps"};
+    "pid_file", "user", "group", "expiry_warning", "crl_cache_dir", "crl_refresh_interval", "core_dumps", "sandbox"};
 
 // Keys that identify one service and so cannot have a shared default.
 constexpr std::string_view per_service_only[] = {"name", "accept", "connect", "server_names"};

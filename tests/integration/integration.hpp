@@ -36,6 +36,11 @@ inline process_options in_path() {
 class mtlsd_test : public ::testing::Test {
  protected:
   void TearDown() override {
+    // See with_sandbox_report() in mtlsd_fixture.cpp.
+    if (daemon_) {
+      EXPECT_EQ(daemon_->output().find("sandbox_blocked"), std::string::npos)
+          << "the sandbox refused a system call mtlsd made; add it to src/platform/seccomp_filter.cpp if it is needed";
+    }
     // The daemon's own account is the most useful thing when a test fails.
     if (daemon_ && (HasFailure() || std::getenv("MTLSD_TEST_SHOW_LOG"))) {
       std::cerr << "---- mtlsd output ----\n" << daemon_->output() << "---- end ----\n";

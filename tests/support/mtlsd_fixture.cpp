@@ -212,6 +212,19 @@ line_matcher log_event(std::string event, std::map<std::string, std::string> fie
       description);
 }
 
+namespace {
+
+// A system call the sandbox's filter refuses fails with EPERM either way;
+// this makes the daemon also say so on stderr ("sandbox_blocked syscall=N"),
+// which mtlsd_test's TearDown turns into a test failure: the suite then
+// checks the filter's allow-list against everything it exercises.
+process_options with_sandbox_report(process_options options) {
+  options.extra_env.push_back("MTLSD_SANDBOX_DEBUG=1");
+  return options;
+}
+
+}  // namespace
+
 mtlsd_daemon::mtlsd_daemon(const std::string& binary, const std::filesystem::path& config,
                            std::chrono::milliseconds ready_timeout)
     : mtlsd_daemon(std::vector<std::string>{binary, "run", "--config", config.string()}, process_options{},
@@ -219,7 +232,7 @@ mtlsd_daemon::mtlsd_daemon(const std::string& binary, const std::filesystem::pat
 
 mtlsd_daemon::mtlsd_daemon(std::vector<std::string> argv, process_options options,
                            std::chrono::milliseconds ready_timeout)
-    : process_(std::make_unique<process>(std::move(argv), std::move(options))) {
+    : process_(std::make_unique<process>(std::move(argv), with_sandbox_report(std::move(options)))) {
   process_->wait_for_line(log_event("ready"), ready_timeout);
   for (const auto& text : process_->matching_lines(log_event("listening"))) {
     auto line = parse_log_line(text);

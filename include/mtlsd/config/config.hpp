@@ -88,6 +88,9 @@ struct server_config {
   // A core dump of mtlsd holds its private keys: off unless asked for
   // (docs/security.md). Applied at start-up only.
   bool core_dumps = false;
+  // Landlock + seccomp self-confinement after start-up (docs/security.md);
+  // false: none. Restart-only: a sandbox cannot be widened or lifted.
+  bool sandbox = true;
 };
 
 
