@@ -1,4 +1,5 @@
 #include <linux/sched.h>
+#include <linux/sockios.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -178,8 +179,9 @@ bool apply_seccomp(std::string& degraded) {
   add_if_arg(ctx.get(), "clone", 0, {CLONE_THREAD}, CLONE_THREAD);
   add_if_arg(ctx.get(), "socket", 0, {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK}, 0xffffffffULL);
   add_if_arg(ctx.get(), "socketpair", 0, {AF_UNIX}, 0xffffffffULL);
-  // Non-blocking mode and readable bytes (Asio), is-a-terminal (spdlog).
-  add_if_arg(ctx.get(), "ioctl", 1, {FIONBIO, FIONREAD, FIOCLEX, FIONCLEX, TCGETS}, 0xffffffffULL);
+  // Non-blocking mode and readable bytes (Asio), is-a-terminal (spdlog),
+  // bytes still queued to a backend (a session ending abnormally resets it).
+  add_if_arg(ctx.get(), "ioctl", 1, {FIONBIO, FIONREAD, FIOCLEX, FIONCLEX, TCGETS, SIOCOUTQ}, 0xffffffffULL);
   add_if_arg(ctx.get(), "prctl", 0, {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE}, 0xffffffffULL);
 #ifdef MTLSD_SANITIZER_RUNTIME
   for (const char* name : sanitizer_calls) add(ctx.get(), SCMP_ACT_ALLOW, name);
