@@ -51,18 +51,7 @@ pumped_tls_client::pumped_tls_client(const tls_client_options& options) : option
       throw harness_error("load CA " + options_.ca_file.string() + ": " + openssl_errors());
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
   }
-  if (options_.identity) {
-    const auto& id = *options_.identity;
-    bool ok = true;
-    if (!id.cert_file.empty()) {
-      ok = SSL_CTX_use_certificate_chain_file(ctx_, id.cert_file.c_str()) == 1 &&
-           SSL_CTX_use_PrivateKey_file(ctx_, id.key_file.c_str(), SSL_FILETYPE_PEM) == 1;
-    } else if (id.cert && id.key) {
-      ok = SSL_CTX_use_certificate(ctx_, id.cert) == 1 && SSL_CTX_use_PrivateKey(ctx_, id.key) == 1;
-      for (X509* c : id.chain) ok = ok && SSL_CTX_add1_chain_cert(ctx_, c) == 1;
-    }
-    if (!ok) throw harness_error("client identity: " + openssl_errors());
-  }
+  if (options_.identity) options_.identity->install(ctx_);
   ssl_ = SSL_new(ctx_);
   to_server_ = BIO_new(BIO_s_mem());
   from_server_ = BIO_new(BIO_s_mem());

@@ -128,18 +128,19 @@ tls_client::tls_client(tls_client_options options) : options_(std::move(options)
   } else {
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
   }
-  if (options_.identity) {
-    const auto& id = *options_.identity;
-    bool ok = true;
-    if (!id.cert_file.empty()) {
-      ok = SSL_CTX_use_certificate_chain_file(ctx_, id.cert_file.c_str()) == 1 &&
-           SSL_CTX_use_PrivateKey_file(ctx_, id.key_file.c_str(), SSL_FILETYPE_PEM) == 1;
-    } else if (id.cert && id.key) {
-      ok = SSL_CTX_use_certificate(ctx_, id.cert) == 1 && SSL_CTX_use_PrivateKey(ctx_, id.key) == 1;
-      for (X509* c : id.chain) ok = ok && SSL_CTX_add1_chain_cert(ctx_, c) == 1;
-    }
-    if (!ok) throw harness_error("client identity: " + openssl_errors());
+  if (options_.identity) options_.identity->install(ctx_);
+}
+
+void client_identity::install(SSL_CTX* ctx) const {
+  bool ok = true;
+  if (!cert_file.empty()) {
+    ok = SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) == 1 &&
+         SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) == 1;
+  } else if (cert && key) {
+    ok = SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+    for (X509* c : chain) ok = ok && SSL_CTX_add1_chain_cert(ctx, c) == 1;
   }
+  if (!ok) throw harness_error("client identity: " + openssl_errors());
 }
 
 tls_client::~tls_client() {

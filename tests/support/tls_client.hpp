@@ -39,6 +39,9 @@ struct client_identity {
 
   static client_identity of(const issued& leaf, std::vector<const issued*> chain = {});
   static client_identity files(std::filesystem::path cert, std::filesystem::path key);
+
+  // Makes `ctx` present this identity; throws harness_error when OpenSSL refuses it.
+  void install(SSL_CTX* ctx) const;
 };
 
 struct tls_client_options {
