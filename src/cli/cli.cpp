@@ -140,8 +140,9 @@ int run_check(const options& opts) {
 }
 
 int run_daemon(const options& opts) {
-  // SIGHUP's default action ends the process; until the daemon's signal set
-  // exists (loading keys can take a while), hold it back instead.
+  // SIGHUP's default action ends the process; until the daemon reads signals
+  // (loading keys can take a while), hold it back. It stays blocked: the
+  // daemon's signal reader takes it from there.
   sigset_t hangup;
   sigemptyset(&hangup);
   sigaddset(&hangup, SIGHUP);
@@ -159,7 +160,6 @@ int run_daemon(const options& opts) {
   // A peer that vanishes mid-write must cost an error code, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   daemon d(v.cfg.file, std::move(v.runtime), {MTLSD_VERSION, OpenSSL_version(OPENSSL_VERSION)});
-  pthread_sigmask(SIG_UNBLOCK, &hangup, nullptr);
   return d.run();
 }
 

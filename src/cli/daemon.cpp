@@ -285,8 +285,7 @@ void daemon::begin_drain(int signal_number) {
     // With nothing left pending here, run() returns; the workers' loops end
     // by themselves once their listeners and sessions are gone.
     finished_ = true;
-    error_code ignored;
-    signals_.cancel(ignored);
+    signals_.cancel();
     watchdog_timer_.cancel();
     expiry_timer_.cancel();
     crl_refresh_.stop();

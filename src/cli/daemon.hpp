@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "cli/validated_config.hpp"
@@ -25,6 +24,7 @@
 #include "mtlsd/platform/pid_file.hpp"
 #include "mtlsd/platform/sandbox.hpp"
 #include "mtlsd/platform/service_notify.hpp"
+#include "mtlsd/platform/signal_reader.hpp"
 #include "mtlsd/proxy/backend_tasks.hpp"
 #include "mtlsd/proxy/server.hpp"
 
@@ -38,8 +38,8 @@ class daemon {
 
   // Binds, serves until stopped and drained; returns the exit code. The
   // caller blocks SIGHUP until here (see cli.cpp): from construction on the
-  // signal set takes it, and a reload asked for during start-up runs once
-  // the daemon is ready.
+  // signal reader takes it, and a reload or stop asked for during start-up
+  // runs once the daemon is ready.
   int run();
 
  private:
@@ -87,7 +87,8 @@ class daemon {
   // failed configuration names; and their fingerprint when last loaded.
   std::vector<std::filesystem::path> watched_files_;
   std::string fingerprint_;
-  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
+  // Before any worker thread starts, so that every thread blocks them.
+  platform::signal_reader signals_{io_, {SIGINT, SIGTERM, SIGHUP}};
   boost::asio::steady_timer reload_timer_{io_};
   boost::asio::steady_timer watchdog_timer_{io_};
   boost::asio::steady_timer expiry_timer_{io_};

@@ -61,7 +61,8 @@ constexpr const char* allowed_calls[] = {
     "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown",
     // Randomness for OpenSSL.
     "getrandom",
-    // Signals (SIGTERM/SIGHUP through Asio's signal_set, abort()).
+    // Signal masks and abort(); SIGTERM/SIGHUP themselves are read from a
+    // signalfd opened before the filter.
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "tgkill", "restart_syscall",
     // Ending threads and the process.
     "exit", "exit_group"};

@@ -1,12 +1,10 @@
 #include "mtlsd/proxy/server.hpp"
 
-#include <pthread.h>
 #include <sys/resource.h>
 
 #include <boost/asio/post.hpp>
 
 #include <atomic>
-#include <csignal>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -160,15 +158,9 @@ void server::bind(std::shared_ptr<const runtime> first) {
 void server::start() {
   for (auto& [key, bound] : listeners_)
     for (auto& l : bound.per_worker) l->start();
-  // Workers inherit this mask: stop and reload signals always reach the
-  // control thread, whose io_context owns the signal_set, never a worker
-  // parked in epoll.
-  sigset_t blocked, previous;
-  sigemptyset(&blocked);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&blocked, s);
-  pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+  // Workers inherit the control thread's signal mask, which blocks the stop
+  // and reload signals (platform::signal_reader).
   for (auto& w : workers_) w->start();
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   started_ = true;
   memory_release_ = std::make_shared<memory_release>(control_, connections_, workers_.size(),
                                                      [this](std::function<void()> task) {
