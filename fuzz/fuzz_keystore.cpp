@@ -12,11 +12,14 @@
 //     bytes, every trusted-certificate entry holds one certificate and no
 //     alias appears twice;
 //   - the recomputed digest passes integrity_ok(), and a flipped one fails;
+//   - each key entry is chosen by its alias unless another has the same one
+//     (or, without alias, unless it is not the only key);
 //   - a failed read, selection or unlock always says why.
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <set>
@@ -68,8 +71,13 @@ void read_and_unlock(std::span<const std::uint8_t> bytes) {
   const store_key_entry* only = select_key_entry(store, "", error);
   require(only != nullptr || !error.empty());
   for (const auto& key : store.keys) {
+    // A key is chosen by its alias when no other key has exactly that alias
+    // (or, without alias, when it is the only key); else the refusal says why.
     error.clear();
-    require(select_key_entry(store, key.alias, error) != nullptr);
+    const store_key_entry* chosen = select_key_entry(store, key.alias, error);
+    const bool nameable = key.alias.empty() ? store.keys.size() == 1
+                                            : std::count(aliases.begin(), aliases.end(), key.alias) == 1;
+    require(nameable ? chosen == &key : chosen == nullptr && !error.empty());
     error.clear();
     const auto unlocked = unlock_key(store.format, key, password, error);
     require(unlocked != nullptr || !error.empty());

@@ -165,8 +165,20 @@ const store_key_entry* select_key_entry(const store_contents& store, std::string
   }
   if (alias.empty()) {
     if (store.keys.size() == 1) return &store.keys.front();
+    const bool unnamed = std::any_of(aliases.begin(), aliases.end(), [](const std::string& a) { return a.empty(); });
     error = "holds " + std::to_string(store.keys.size()) + " private-key entries (" + list_aliases(aliases) +
-            "); set keystore_alias to the one to serve";
+            "); set keystore_alias to the one to serve" +
+            (unnamed ? "; an entry without alias cannot be named there: export each key under an alias "
+                       "(openssl pkcs12 -export -name ALIAS, keytool -alias ALIAS)"
+                     : "");
+    return nullptr;
+  }
+  // PKCS#12 does not require distinct friendly names; serving the first of
+  // two would be a guess.
+  const auto exact = std::count(aliases.begin(), aliases.end(), alias);
+  if (exact > 1) {
+    error = "has " + std::to_string(exact) + " private-key entries named '" + std::string(alias) +
+            "'; export them under different aliases";
     return nullptr;
   }
   for (const auto& key : store.keys)

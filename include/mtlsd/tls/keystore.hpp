@@ -65,7 +65,8 @@ store_read read_store(std::span<const std::uint8_t> bytes, std::string_view pass
 // The private-key entry to serve: the one named `alias` (exact, else
 // ignoring ASCII case, since keytool lower-cases JKS aliases), or with an
 // empty `alias` the only one. nullptr with `error` set (listing the aliases
-// present) otherwise.
+// present) otherwise, also when several entries carry `alias` (PKCS#12
+// allows it).
 const store_key_entry* select_key_entry(const store_contents& store, std::string_view alias, std::string& error);
 
 // Decrypts the entry's private key with `password`.

@@ -6,6 +6,7 @@
 #include "mtlsd/tls/keystore.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
 #include <fstream>
@@ -28,6 +29,32 @@ tls::store_contents must_read(const std::filesystem::path& file, std::string_vie
   auto read = tls::read_store(read_bytes(file), password);
   EXPECT_EQ(read.failure, tls::store_failure::none) << file << ": " << read.error;
   return read.contents ? std::move(*read.contents) : tls::store_contents{};
+}
+
+// A PKCS#12 of unencrypted private-key bags named `aliases` ("" for none),
+// without integrity MAC: what no tool writes but a file may hold, since
+// friendly names are optional and need not differ.
+bytes pkcs12_of_keys(const std::vector<std::string>& aliases, const issued& owner) {
+  STACK_OF(PKCS12_SAFEBAG)* bags = nullptr;
+  for (const auto& alias : aliases) {
+    PKCS12_SAFEBAG* bag = PKCS12_add_key(&bags, owner.key.get(), 0, 0, -1, nullptr);
+    EXPECT_NE(bag, nullptr);
+    if (bag != nullptr && !alias.empty()) {
+      EXPECT_EQ(PKCS12_add_friendlyname(bag, alias.c_str(), -1), 1);
+    }
+  }
+  STACK_OF(PKCS7)* safes = nullptr;
+  EXPECT_EQ(PKCS12_add_safe(&safes, bags, -1, 0, nullptr), 1);
+  PKCS12* p12 = PKCS12_add_safes(safes, 0);
+  EXPECT_NE(p12, nullptr);
+  unsigned char* der = nullptr;
+  const int length = p12 != nullptr ? i2d_PKCS12(p12, &der) : 0;
+  bytes out(der, der + (length > 0 ? length : 0));
+  OPENSSL_free(der);
+  PKCS12_free(p12);
+  sk_PKCS7_pop_free(safes, PKCS7_free);
+  sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+  return out;
 }
 
 class keystore : public ::testing::Test {
@@ -150,6 +177,44 @@ TEST_F(keystore, one_of_several_keys_is_chosen_by_alias) {
 
   EXPECT_EQ(tls::select_key_entry(store, "third", error), nullptr);
   EXPECT_EQ(error, "has no private-key entry 'third'; its private-key entries: 'first', 'second'");
+}
+
+TEST_F(keystore, keys_that_share_an_alias_or_have_none_are_refused_with_advice) {
+  const auto& owner = stores.server_leaf();
+  const auto read = [&](const std::vector<std::string>& aliases) {
+    auto r = tls::read_store(pkcs12_of_keys(aliases, owner), java_stores::password);
+    EXPECT_EQ(r.failure, tls::store_failure::none) << r.error;
+    return r.contents ? std::move(*r.contents) : tls::store_contents{};
+  };
+  std::string error;
+
+  // Serving the first of two entries of one name would be a guess.
+  const auto twins = read({"server", "server", "other"});
+  ASSERT_EQ(twins.keys.size(), 3u);
+  EXPECT_EQ(tls::select_key_entry(twins, "server", error), nullptr);
+  EXPECT_EQ(error, "has 2 private-key entries named 'server'; export them under different aliases");
+  error.clear();
+  EXPECT_EQ(tls::select_key_entry(twins, "other", error), &twins.keys[2]) << error;
+
+  // Entries without alias: keystore_alias cannot name them, and the refusal
+  // says how to give them one.
+  const auto unnamed = read({"", ""});
+  ASSERT_EQ(unnamed.keys.size(), 2u);
+  error.clear();
+  EXPECT_EQ(tls::select_key_entry(unnamed, "", error), nullptr);
+  EXPECT_EQ(error,
+            "holds 2 private-key entries ((no alias), (no alias)); set keystore_alias to the one to serve; an entry "
+            "without alias cannot be named there: export each key under an alias (openssl pkcs12 -export -name "
+            "ALIAS, keytool -alias ALIAS)");
+
+  // One unnamed key beside named ones is still reached through the others' names.
+  const auto mixed = read({"", "server"});
+  error.clear();
+  EXPECT_EQ(tls::select_key_entry(mixed, "server", error), &mixed.keys[1]) << error;
+  // The only key needs no alias at all.
+  const auto single = read({""});
+  error.clear();
+  EXPECT_EQ(tls::select_key_entry(single, "", error), &single.keys[0]) << error;
 }
 
 TEST_F(keystore, a_truststore_is_no_keystore) {
