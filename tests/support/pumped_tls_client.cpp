@@ -23,17 +23,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-std::string openssl_errors() {
-  std::string out;
-  for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
-}
-
 }  // namespace
 
 pumped_tls_client::pumped_tls_client(const tls_client_options& options) : options_(options) {

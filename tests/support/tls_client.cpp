@@ -24,17 +24,6 @@ int ms_left(clock_type::time_point deadline) {
   return left < 0 ? 0 : static_cast<int>(left);
 }
 
-std::string openssl_errors() {
-  std::string out;
-  for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
-}
-
 // Waits for `events` on fd; false on timeout.
 bool wait_fd(int fd, short events, clock_type::time_point deadline) {
   for (;;) {
@@ -46,6 +35,17 @@ bool wait_fd(int fd, short events, clock_type::time_point deadline) {
 }
 
 }  // namespace
+
+std::string openssl_errors() {
+  std::string out;
+  for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
+}
 
 std::string alert_name(int code) {
   // OpenSSL 3.0's SSL_alert_desc_string_long() says "unknown" for the TLS 1.3

@@ -171,6 +171,9 @@ class tls_client {
 // RFC 8446 name of a TLS alert description: 48 -> "unknown_ca".
 std::string alert_name(int code);
 
+// This thread's OpenSSL error queue, emptied, as one line ("" when empty).
+std::string openssl_errors();
+
 // Plain TCP helpers for the non-TLS cases (slowloris, raw probes).
 // Connect with a timeout; returns the fd (blocking mode), or -1 (sets `error`).
 int tcp_connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout,
